@@ -1,0 +1,12 @@
+"""shrinkage: linear classifiers and MLPs in NumPy with regularization done right.
+
+Public names: the estimators, :class:`EarlyStopping`, the :mod:`penalties`
+module, and :func:`save` / :func:`load`.
+"""
+
+from . import penalties
+from .early_stopping import EarlyStopping
+from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
+
+__all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "EarlyStopping", "penalties"]
+__version__ = "0.1.0"

@@ -1,0 +1,119 @@
+"""Declarative parameter checks with one message template.
+
+Each estimator keeps a table ``{name: [constraint, ...]}``; a value passes when
+any constraint accepts it. A failure raises ``ValueError`` (``TypeError`` for a
+wrong type) naming the parameter, what was expected and what was received::
+
+    dropout must be a float in [0, 1); got 1.0
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["Interval", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "validate_params"]
+
+
+class Interval:
+    """A real (``kind=float``) or integer (``kind=int``) in a range; ``closed`` is 'both', 'left', 'right' or 'neither'."""
+
+    def __init__(self, kind, low, high, closed="both"):
+        self.kind, self.low, self.high, self.closed = kind, low, high, closed
+
+    def accepts(self, v):
+        if isinstance(v, (bool, np.bool_)):
+            return False
+        if self.kind is int and not isinstance(v, numbers.Integral):
+            return False
+        if self.kind is float and not isinstance(v, numbers.Real):
+            return False
+        if not np.isfinite(v) and not (self.high is None and v == np.inf and self.closed in ("both", "right")):
+            return False
+        lo_ok = self.low is None or (v >= self.low if self.closed in ("both", "left") else v > self.low)
+        hi_ok = self.high is None or (v <= self.high if self.closed in ("both", "right") else v < self.high)
+        return lo_ok and hi_ok
+
+    def describe(self):
+        name = "an int" if self.kind is int else "a float"
+        left = "[" if self.closed in ("both", "left") and self.low is not None else "("
+        right = "]" if self.closed in ("both", "right") and self.high is not None else ")"
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        return f"{name} in {left}{lo}, {hi}{right}"
+
+
+class Options:
+    def __init__(self, *values):
+        self.values = values
+
+    def accepts(self, v):
+        return isinstance(v, str) and v in self.values
+
+    def describe(self):
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+class Boolean:
+    def accepts(self, v):
+        return isinstance(v, (bool, np.bool_))
+
+    def describe(self):
+        return "a bool"
+
+
+class NoneOK:
+    def accepts(self, v):
+        return v is None
+
+    def describe(self):
+        return "None"
+
+
+class IntTuple:
+    """A tuple or list of positive ints (``hidden_layer_sizes``); an int means one layer."""
+
+    def accepts(self, v):
+        if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+            return v >= 1
+        return isinstance(v, (tuple, list)) and all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in v
+        )
+
+    def describe(self):
+        return "a tuple of ints >= 1"
+
+
+class DType:
+    """``"float32"``/``"float64"`` or the NumPy types themselves."""
+
+    def accepts(self, v):
+        try:
+            return np.dtype(v) in (np.float32, np.float64)
+        except TypeError:
+            return False
+
+    def describe(self):
+        return "'float32' or 'float64'"
+
+
+class Instance:
+    def __init__(self, *types):
+        self.types = types
+
+    def accepts(self, v):
+        return isinstance(v, self.types)
+
+    def describe(self):
+        return " or ".join(f"a {t.__name__}" for t in self.types) + " instance"
+
+
+def validate_params(params, table):
+    """Check every entry of ``params`` that ``table`` names; raise on the first failure."""
+    for name, constraints in table.items():
+        value = params[name]
+        if any(c.accepts(value) for c in constraints):
+            continue
+        expected = " or ".join(c.describe() for c in constraints)
+        raise ValueError(f"{name} must be {expected}; got {value!r}")

@@ -1,0 +1,218 @@
+"""Early stopping: Keras 3 semantics by default, and Prechelt's (1998) criteria.
+
+:class:`EarlyStopping` needs no model: feed it one dict of logs per epoch with
+``update(epoch, logs)`` and it says whether to stop. The training loop keeps
+the weights of ``best_epoch`` and restores them at the end.
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["EarlyStopping"]
+
+_CRITERIA = ("patience", "gl", "pq", "up")
+_DEFAULT_THRESHOLD = {"gl": 5.0, "pq": 0.5, "up": 3}
+
+
+class EarlyStopping:
+    """Stop training when a monitored quantity stops improving.
+
+    Parameters
+    ----------
+    monitor : str, default="val_loss"
+        Key of ``logs`` to watch.
+    mode : {"min", "max"}, default="min"
+        Whether smaller or larger values are better.
+    patience : int, default=5
+        Number of monitored epochs without improvement after which training stops.
+    min_delta : float, default=0.0
+        An epoch improves when ``value < best - min_delta`` (mode ``"min"``)
+        or ``value > best + min_delta`` (mode ``"max"``).
+    baseline : float or None
+        When given, an improving epoch resets ``wait`` only if it also beats
+        ``baseline`` by ``min_delta``; so training stops after ``patience``
+        epochs unless the baseline is beaten.
+    start_from_epoch : int, default=0
+        Epochs before this one are ignored entirely (warm-up).
+    restore_best_weights : bool, default=True
+        Tells the training loop to restore the weights of ``best_epoch`` at the
+        end of training, whether it stopped early or ran out of epochs.
+    criterion : {"patience", "gl", "pq", "up"}, default="patience"
+        ``"patience"``: the Keras rule above. Prechelt's criteria (mode
+        ``"min"`` only), with ``t = epoch + 1``, ``E_va`` the monitored value,
+        ``E_opt(t)`` the lowest ``E_va`` so far and ``E_tr`` ``logs["loss"]``:
+
+        * ``"gl"``: stop when the generalization loss
+          ``GL(t) = 100 * (E_va(t) / E_opt(t) - 1)`` exceeds ``threshold``.
+        * ``"pq"``: at the end of each strip of ``strip`` epochs, stop when
+          ``GL(t) / P_k(t)`` exceeds ``threshold``, with training progress
+          ``P_k(t) = 1000 * (sum(E_tr over the strip) / (k * min(E_tr over the
+          strip)) - 1)``. A strip without progress (``P_k = 0``) stops as soon
+          as ``GL > 0``.
+        * ``"up"``: at the end of each strip, stop when ``E_va`` has risen
+          (``E_va(t) > E_va(t - k)``) at the ends of ``threshold`` successive
+          strips; the first test is at ``t = 2k``.
+    threshold : float or None
+        Prechelt's alpha for GL and PQ, his s for UP. Defaults: GL 5, PQ 0.5, UP 3.
+    strip : int, default=5
+        Prechelt's strip length k.
+
+    Attributes
+    ----------
+    best, best_epoch : the best monitored value and the (last) epoch it was reached.
+    wait : monitored epochs since ``wait`` was last reset.
+    stopped_epoch : the epoch at which training was told to stop, or ``None``.
+    stop_reason : ``None`` while training goes on; then ``"patience"``,
+        ``"gl"``, ``"pq"``, ``"up"`` or ``"non-finite"``.
+    improved : whether the last ``update`` made a new best.
+
+    Examples
+    --------
+    >>> es = EarlyStopping(patience=2)
+    >>> [es.update(epoch, {"val_loss": v}) for epoch, v in enumerate([3, 2, 2.5, 2.4])]
+    [False, False, False, True]
+    >>> es.best_epoch, es.stopped_epoch, es.stop_reason
+    (1, 3, 'patience')
+
+    References
+    ----------
+    Prechelt, "Early Stopping - But When?", in Neural Networks: Tricks of the
+    Trade, 1998. Keras 3, ``keras.callbacks.EarlyStopping``.
+    """
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        mode="min",
+        patience=5,
+        min_delta=0.0,
+        baseline=None,
+        start_from_epoch=0,
+        restore_best_weights=True,
+        criterion="patience",
+        threshold=None,
+        strip=5,
+    ):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max'; got {mode!r}")
+        if criterion not in _CRITERIA:
+            raise ValueError(f"criterion must be one of {_CRITERIA}; got {criterion!r}")
+        if criterion != "patience" and mode != "min":
+            raise ValueError(f"criterion {criterion!r} needs mode='min'; got mode={mode!r}")
+        if not (isinstance(patience, int) and patience >= 0):
+            raise ValueError(f"patience must be an int >= 0; got {patience!r}")
+        if not (isinstance(strip, int) and strip >= 1):
+            raise ValueError(f"strip must be an int >= 1; got {strip!r}")
+        if not min_delta >= 0:
+            raise ValueError(f"min_delta must be a float >= 0; got {min_delta!r}")
+        self.monitor = monitor
+        self.mode = mode
+        self.patience = patience
+        self.min_delta = float(min_delta)
+        self.baseline = baseline
+        self.start_from_epoch = int(start_from_epoch)
+        self.restore_best_weights = restore_best_weights
+        self.criterion = criterion
+        self.threshold = _DEFAULT_THRESHOLD.get(criterion) if threshold is None else threshold
+        self.strip = strip
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+
+    def reset(self):
+        """Forget everything; the training loop calls this at the start of each fit."""
+        self.best = None
+        self.best_epoch = None
+        self.wait = 0
+        self.stopped_epoch = None
+        self.stop_reason = None
+        self.improved = False
+        self._values = []  # monitored values, for UP
+        self._train_losses = []  # logs["loss"], for PQ
+        self._up_count = 0
+
+    _STATE = ("best", "best_epoch", "wait", "stopped_epoch", "stop_reason", "improved",
+              "_values", "_train_losses", "_up_count")
+
+    def state_dict(self):
+        """Everything needed to continue after a checkpoint (plain Python values)."""
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in
+                ((k, getattr(self, k)) for k in self._STATE)}
+
+    def load_state_dict(self, state):
+        for k in self._STATE:
+            setattr(self, k, list(state[k]) if isinstance(state[k], list) else state[k])
+
+    # --------------------------------------------------------------- decision
+
+    def _better(self, value, reference):
+        if reference is None:
+            return True
+        if self.mode == "min":
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
+
+    def update(self, epoch, logs):
+        """Take one epoch's ``logs``; return ``True`` when training should stop."""
+        self.improved = False
+        if epoch < self.start_from_epoch:
+            return False
+        if self.monitor not in logs:
+            raise KeyError(
+                f"EarlyStopping monitors {self.monitor!r}, which is not in the logs "
+                f"(available: {sorted(logs)}); pass validation data or change monitor"
+            )
+        value = float(logs[self.monitor])
+        if not math.isfinite(value):
+            return self._stop(epoch, "non-finite")
+        self.wait += 1
+        self._values.append(value)
+        if "loss" in logs:
+            self._train_losses.append(float(logs["loss"]))
+        if self._better(value, self.best):
+            self.best, self.best_epoch, self.improved = value, epoch, True
+            if self.baseline is None or self._better(value, self.baseline):
+                self.wait = 0
+            if self.criterion == "patience":
+                return False
+        if self.criterion == "patience":
+            if self.wait >= self.patience and epoch > 0:
+                return self._stop(epoch, "patience")
+            return False
+        return self._prechelt(epoch, value)
+
+    def _stop(self, epoch, reason):
+        self.stopped_epoch, self.stop_reason = epoch, reason
+        return True
+
+    def _generalization_loss(self, value):
+        e_opt = min(self._values)
+        if e_opt <= 0:
+            return math.inf if value > e_opt else 0.0
+        return 100.0 * (value / e_opt - 1.0)
+
+    def _prechelt(self, epoch, value):
+        t = epoch + 1
+        k = self.strip
+        end_of_strip = t % k == 0
+        if self.criterion == "gl":
+            if self._generalization_loss(value) > self.threshold:
+                return self._stop(epoch, "gl")
+        elif self.criterion == "pq" and end_of_strip and len(self._train_losses) >= k:
+            strip = self._train_losses[-k:]
+            progress = 1000.0 * (sum(strip) / (k * min(strip)) - 1.0)
+            gl = self._generalization_loss(value)
+            quotient = gl / progress if progress > 0 else (math.inf if gl > 0 else 0.0)
+            if quotient > self.threshold:
+                return self._stop(epoch, "pq")
+        elif self.criterion == "up" and end_of_strip and len(self._values) > k:
+            rose = value > self._values[-1 - k]
+            self._up_count = self._up_count + 1 if rose else 0
+            if self._up_count >= self.threshold:
+                return self._stop(epoch, "up")
+        return False
+
+    def __repr__(self):
+        return (f"EarlyStopping(monitor={self.monitor!r}, criterion={self.criterion!r}, "
+                f"patience={self.patience}, min_delta={self.min_delta})")

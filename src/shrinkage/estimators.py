@@ -1,0 +1,688 @@
+"""scikit-learn estimators: MLPClassifier, MLPRegressor, LinearClassifier.
+
+All three are one network (a stack of Dense layers, activations and dropout)
+trained by :func:`shrinkage.training.train`; they differ only in their output
+loss and in whether they have hidden layers. The fitted weights live in
+``coefs_`` / ``intercepts_``, which are the very arrays training updates, so a
+user may set them before ``partial_fit``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _params as P
+from .early_stopping import EarlyStopping
+from .layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
+from .losses import LOSSES
+from .optim import SGD, Adam, Updater, build_regularizers
+from .training import Callback, predict_in_batches, train
+
+__all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier"]
+
+_UNIT = P.Interval(float, 0, 1, "left")  # [0, 1)
+_PARAMETER_TABLE = {
+    "activation": [P.Options(*ACTIVATIONS)],
+    "penalty": [P.NoneOK(), P.Options("l2", "l1", "elasticnet")],
+    "alpha": [P.Interval(float, 0, None, "left")],
+    "l1_ratio": [P.NoneOK(), P.Interval(float, 0, 1, "both")],
+    "l1_method": [P.Options("proximal", "subgradient", "cumulative")],
+    "weight_decay": [P.Interval(float, 0, None, "left")],
+    "dropout": [_UNIT],
+    "input_dropout": [_UNIT],
+    "dropout_mode": [P.Options("inverted", "classic")],
+    "max_norm": [P.NoneOK(), P.Interval(float, 0, None, "neither")],
+    "optimizer": [P.Options("sgd", "adam")],
+    "learning_rate": [P.Interval(float, 0, None, "neither")],
+    "momentum": [P.Interval(float, 0, 1, "left")],
+    "nesterov": [P.Boolean()],
+    "beta_1": [_UNIT],
+    "beta_2": [_UNIT],
+    "epsilon": [P.Interval(float, 0, None, "neither")],
+    "batch_size": [P.Options("auto"), P.Interval(int, 1, None)],
+    "max_epochs": [P.Interval(int, 1, None)],
+    "early_stopping": [P.Boolean()],
+    "patience": [P.NoneOK(), P.Interval(int, 0, None)],
+    "min_delta": [P.Interval(float, 0, None, "left")],
+    "stopping_criterion": [P.Options("patience", "gl", "pq", "up")],
+    "stopping_threshold": [P.NoneOK(), P.Interval(float, 0, None, "left")],
+    "validation_fraction": [P.Interval(float, 0, 1, "neither")],
+    "restore_best_weights": [P.Boolean()],
+    "shuffle": [P.Boolean()],
+    "random_state": [P.NoneOK(), P.Interval(int, 0, 2**32 - 1),
+                     P.Instance(np.random.Generator, np.random.RandomState)],
+    "verbose": [P.Interval(int, 0, None), P.Boolean()],
+    "dtype": [P.DType()],
+}
+DEFAULT_PATIENCE = 10
+DEFAULT_L1_RATIO = 0.5
+
+
+def as_generator(random_state):
+    """A ``numpy.random.Generator`` from None, an int, a Generator or a legacy RandomState."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**32, dtype=np.uint64))
+    return np.random.default_rng(random_state)
+
+
+class _VerboseLog(Callback):
+    def on_epoch_end(self, epoch, logs):
+        print(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in logs.items()))
+
+
+class _BaseNetwork(BaseEstimator):
+    """Everything the three estimators share; subclasses fix the output side."""
+
+    _output_losses: tuple = ()
+
+    # ---------------------------------------------------------------- settings
+
+    def _hidden_sizes(self):
+        sizes = getattr(self, "hidden_layer_sizes", ())
+        return (sizes,) if np.isscalar(sizes) else tuple(sizes)
+
+    def _dtype(self):
+        return np.dtype(self.dtype).type
+
+    def _check_params(self):
+        table = {k: v for k, v in _PARAMETER_TABLE.items() if k in self.get_params(deep=False)}
+        table["loss"] = [P.Options(*self._output_losses)]
+        if "hidden_layer_sizes" in self.get_params(deep=False):
+            table["hidden_layer_sizes"] = [P.IntTuple()]
+        P.validate_params(self.get_params(deep=False), table)
+        if self.stopping_criterion == "up" and self.stopping_threshold is not None:
+            if float(self.stopping_threshold) != int(self.stopping_threshold) or self.stopping_threshold < 1:
+                raise ValueError(
+                    f"stopping_threshold must be an int >= 1 with stopping_criterion='up'; "
+                    f"got {self.stopping_threshold!r}"
+                )
+
+    def _batch_size(self, n_samples):
+        return min(200, n_samples) if self.batch_size == "auto" else min(self.batch_size, n_samples)
+
+    # ----------------------------------------------------------------- network
+
+    def _initialize_weights(self, n_features, n_outputs, rng):
+        sizes = (n_features, *self._hidden_sizes(), n_outputs)
+        dtype = self._dtype()
+        gain = np.sqrt(2.0) if getattr(self, "activation", None) == "logistic" else 1.0
+        if len(sizes) == 2:  # a linear model: convex, so start from zero as scikit-learn's linear models do
+            self.coefs_ = [np.zeros(sizes, dtype=dtype)]
+        else:
+            self.coefs_ = [glorot_uniform(a, b, rng, dtype, gain) for a, b in zip(sizes[:-1], sizes[1:])]
+        self.intercepts_ = [np.zeros(b, dtype=dtype) for b in sizes[1:]]
+
+    def _network(self):
+        """A Sequential over ``coefs_``/``intercepts_`` (the same arrays, cast if needed)."""
+        dtype = self._dtype()
+        self.coefs_ = [np.ascontiguousarray(W, dtype=dtype) for W in self.coefs_]
+        self.intercepts_ = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
+        mode = self.dropout_mode
+        layers = []
+        if self.input_dropout:
+            layers.append(Dropout(self.input_dropout, mode))
+        last = len(self.coefs_) - 1
+        for k, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            layers.append(Dense(W, b, input_grad=k > 0 or bool(self.input_dropout)))
+            if k < last:
+                layers.append(ACTIVATIONS[self.activation]())
+                if getattr(self, "dropout", 0.0):
+                    layers.append(Dropout(self.dropout, mode))
+        return Sequential(layers)
+
+    def _max_norm_indices(self):
+        n_layers = len(self.coefs_)
+        hidden = range(n_layers - 1) if n_layers > 1 else range(1)
+        return [2 * k for k in hidden]
+
+    def _updater(self):
+        if self.optimizer == "adam":
+            opt = Adam(self.learning_rate, self.beta_1, self.beta_2, self.epsilon)
+        else:
+            opt = SGD(self.learning_rate, self.momentum, self.nesterov)
+        l1_ratio = DEFAULT_L1_RATIO if self.l1_ratio is None else self.l1_ratio
+        pieces, penalty = build_regularizers(
+            penalty=self.penalty,
+            alpha=self.alpha,
+            l1_ratio=l1_ratio,
+            l1_method=self.l1_method,
+            weight_decay=self.weight_decay,
+            max_norm=self.max_norm,
+            weight_indices=[2 * k for k in range(len(self.coefs_))],
+            max_norm_indices=self._max_norm_indices(),
+        )
+        return Updater(opt, pieces), penalty
+
+    def _early_stopping(self):
+        if not self.early_stopping:
+            return None
+        return EarlyStopping(
+            monitor="val_loss",
+            patience=DEFAULT_PATIENCE if self.patience is None else self.patience,
+            min_delta=self.min_delta,
+            restore_best_weights=self.restore_best_weights,
+            criterion=self.stopping_criterion,
+            threshold=self.stopping_threshold,
+        )
+
+    # ---------------------------------------------------------------- training
+
+    def fit(self, X, y, validation_data=None):
+        """Train from scratch on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) (or (n_samples, n_outputs) for MLPRegressor)
+        validation_data : tuple ``(X_val, y_val)``, optional
+            Validation set for the history and early stopping. Without it,
+            ``early_stopping=True`` holds out ``validation_fraction`` of the
+            training data (stratified for classifiers).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        X, y = self._validate_xy(X, y, reset=True)
+        target = self._encode_targets(y, reset=True)
+        rng = as_generator(self.random_state)
+        self._initialize_weights(X.shape[1], self._n_outputs, rng)
+        validation = None
+        if validation_data is not None:
+            X_val, y_val = self._validate_xy(*validation_data, reset=False)
+            validation = (X_val, self._encode_targets(y_val, reset=False))
+        elif self.early_stopping:
+            X, target, validation = self._hold_out(X, target, rng)
+        self.history_ = {}
+        self._updater_, self._penalty_ = self._updater()
+        self._updater_shapes_ = [W.shape for W in self.coefs_] + [b.shape for b in self.intercepts_]
+        self._rng_ = rng
+        self._run(X, target, validation, self.max_epochs, epoch_offset=0)
+        if self.stop_reason_ == "max_epochs":
+            warnings.warn(
+                f"{type(self).__name__} ran all max_epochs={self.max_epochs} epochs "
+                "without early stopping triggering; the model may not have converged. "
+                "Increase max_epochs or set early_stopping=True.",
+                ConvergenceWarning,
+            )
+        return self
+
+    def _partial_fit(self, X, y, classes=None):
+        first = not hasattr(self, "coefs_")
+        if first:
+            self._check_params()
+        X, y = self._validate_xy(X, y, reset=first)
+        if first:
+            target = self._encode_targets(y, reset=True, classes=classes)
+            self._rng_ = as_generator(self.random_state)
+            self._initialize_weights(X.shape[1], self._n_outputs, self._rng_)
+            self.history_ = {}
+        else:
+            target = self._encode_targets(y, reset=False, classes=classes)
+        # Keep the optimizer state unless the user replaced the weights with other shapes.
+        shapes = [W.shape for W in self.coefs_] + [b.shape for b in self.intercepts_]
+        new_updater = getattr(self, "_updater_shapes_", None) != shapes
+        if new_updater:
+            self._updater_, self._penalty_ = self._updater()
+            self._updater_shapes_ = shapes
+        offset = len(self.history_.get("loss", []))
+        self._run(X, target, None, 1, epoch_offset=offset, partial=True, init_updater=new_updater)
+        return self
+
+    def _run(self, X, target, validation, epochs, epoch_offset, partial=False, init_updater=True):
+        network = self._network()
+        params = network.params
+        updater = self._updater_
+        if init_updater:
+            updater.init(params)
+        penalty = self._penalty_
+        weights = params[0::2]
+        penalty_value = (lambda: sum(penalty.value(W) for W in weights)) if penalty else None
+        es = None if partial else self._early_stopping()
+        outcome = train(
+            network,
+            LOSSES[self.loss](),
+            updater,
+            X,
+            target,
+            max_epochs=epochs,
+            batch_size=self._batch_size(len(X)),
+            rng=self._rng_,
+            shuffle=self.shuffle,
+            validation=validation,
+            score=self._score_output if validation is not None else None,
+            penalty_value=penalty_value,
+            early_stopping=es,
+            callbacks=[_VerboseLog()] if self.verbose else [],
+            history=self.history_,
+            epoch_offset=epoch_offset,
+        )
+        self.n_epochs_ = len(self.history_.get("loss", [])) if partial else outcome.n_epochs
+        self.best_epoch_ = outcome.best_epoch
+        self.stop_reason_ = outcome.stop_reason
+        self.early_stopping_ = es
+
+    def _hold_out(self, X, target, rng):
+        stratify = target if self._is_classifier() else None
+        seed = int(rng.integers(2**32 - 1))
+        try:
+            X_tr, X_val, t_tr, t_val = train_test_split(
+                X, target, test_size=self.validation_fraction, random_state=seed, stratify=stratify
+            )
+        except ValueError:  # a class too small to stratify: fall back to a plain split
+            X_tr, X_val, t_tr, t_val = train_test_split(
+                X, target, test_size=self.validation_fraction, random_state=seed
+            )
+        if len(X_tr) == 0 or len(X_val) == 0:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no training or no validation "
+                f"samples out of {len(X)}; give more data or a different fraction"
+            )
+        return X_tr, t_tr, (X_val, t_val)
+
+    def _is_classifier(self):
+        return isinstance(self, ClassifierMixin)
+
+    # --------------------------------------------------------------- inference
+
+    def _output(self, X, mc_samples=0, random_state=None):
+        check_is_fitted(self, "coefs_")
+        X = validate_data(self, X, reset=False, dtype=self._dtype())
+        network = self._network()
+        if not mc_samples:
+            return predict_in_batches(network, X)
+        rng = as_generator(random_state)
+        loss = LOSSES[self.loss]
+        draws = [loss.output(predict_in_batches(network, X, rng=rng, sample=True)) for _ in range(mc_samples)]
+        return np.mean(draws, axis=0)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+class _ClassifierBase(ClassifierMixin, _BaseNetwork):
+    _output_losses = ("softmax", "hinge")
+
+    def _validate_xy(self, X, y, reset):
+        return validate_data(self, X, y, reset=reset, dtype=self._dtype())
+
+    def _encode_targets(self, y, reset, classes=None):
+        check_classification_targets(y)
+        if reset:
+            self.classes_ = np.unique(y) if classes is None else np.unique(classes)
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs samples of at least 2 classes in the data; "
+                    f"got 1 class ({self.classes_[0]!r})"
+                )
+            self._n_outputs = len(self.classes_)
+        unknown = np.setdiff1d(np.unique(y), self.classes_)
+        if unknown.size:
+            raise ValueError(f"y contains labels not seen in the classes {self.classes_.tolist()}: {unknown.tolist()}")
+        return np.searchsorted(self.classes_, y).astype(np.intp)
+
+    @staticmethod
+    def _score_output(output, target):
+        return float(np.mean(output.argmax(axis=1) == target))
+
+    def partial_fit(self, X, y, classes=None):
+        """One pass over ``(X, y)``, continuing from ``coefs_``/``intercepts_`` and the optimizer state.
+
+        ``classes`` (every label that will ever be seen) is required on the first call.
+        """
+        if not hasattr(self, "coefs_") and classes is None:
+            raise ValueError("classes must be given on the first call to partial_fit; got None")
+        return self._partial_fit(X, y, classes)
+
+    def predict(self, X):
+        """Predicted class labels."""
+        check_is_fitted(self, "coefs_")
+        return self.classes_[self._output(X).argmax(axis=1)]
+
+    def _has_proba(self):
+        return self.loss == "softmax"
+
+    @available_if(_has_proba)
+    def predict_proba(self, X, mc_samples=0, random_state=None):
+        """Class probabilities (softmax of the output layer).
+
+        With ``mc_samples > 0``, dropout stays on and the probabilities are the
+        mean over that many stochastic passes (Monte Carlo dropout, Gal &
+        Ghahramani 2016), drawn from ``random_state``.
+        """
+        out = self._output(X, mc_samples, random_state)
+        return out if mc_samples else LOSSES["softmax"].output(out)
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X):
+        return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = True
+        return tags
+
+
+_COMMON_DOC = """
+    penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
+        Penalty on the weights (never the biases). L2 is
+        ``alpha / 2 * sum(W**2)``, L1 ``alpha * sum(|W|)``, elastic net
+        ``alpha * (l1_ratio * |W|_1 + (1 - l1_ratio) / 2 * |W|_2^2)``.
+    alpha : float, default=1e-3
+        Penalty strength (1e-3 is about scikit-learn's ``LogisticRegression(C=1)``
+        on a thousand samples). With ``penalty="l2"`` it is coupled L2: its gradient
+        ``alpha * W`` joins the data gradient (and so Adam's moments).
+    l1_ratio : float in [0, 1] or None, default=None
+        Elastic-net mixing; None means 0.5.
+    l1_method : {"proximal", "subgradient", "cumulative"}, default="proximal"
+        How the L1 part is applied. ``"proximal"``: soft-thresholding after
+        each step at ``lr * alpha * l1_ratio`` (under Adam, per weight at
+        ``lr * alpha * l1_ratio / (sqrt(v_hat) + eps)``, so ``alpha`` means the
+        same under both optimizers); gives exact zeros. ``"subgradient"``:
+        ``alpha * sign(W)`` in the gradient; weights hover around zero.
+        ``"cumulative"``: Tsuruoka et al. (2009) clipping, as scikit-learn's
+        SGD; exact zeros.
+    weight_decay : float, default=0.0
+        Decoupled, learning-rate-scaled decay ``W <- W - lr * weight_decay * W``
+        next to the optimizer's update (AdamW). Equal to L2 for plain SGD.
+    input_dropout : float in [0, 1), default=0.0
+        Probability of dropping an input feature during training.
+    dropout_mode : {"inverted", "classic"}, default="inverted"
+        ``"inverted"`` scales kept units by ``1 / (1 - p)`` in training;
+        ``"classic"`` scales by ``1 - p`` at inference.
+    max_norm : float or None, default=None
+        After each step, rescale each unit's incoming weight vector to norm
+        ``<= max_norm`` (hidden layers of an MLP; the class vectors of a
+        linear model).
+    optimizer : {"adam", "sgd"}, default="adam" ("sgd" for LinearClassifier)
+    learning_rate : float, default=1e-3 (0.1 for LinearClassifier)
+    momentum : float in [0, 1), default=0.9
+        SGD only (PyTorch's convention).
+    nesterov : bool, default=False
+    beta_1, beta_2, epsilon : float, defaults 0.9, 0.999, 1e-8
+        Adam's.
+    batch_size : int or "auto", default="auto"
+        ``"auto"`` is ``min(200, n_samples)``.
+    max_epochs : int, default=200
+    early_stopping : bool, default=False
+        Monitor ``val_loss`` (the data loss on the validation set) and stop by
+        ``stopping_criterion``; see :class:`shrinkage.EarlyStopping`.
+    patience : int or None, default=None
+        For the ``"patience"`` criterion; None means 10.
+    min_delta : float, default=0.0
+        An epoch improves when ``val_loss < best - min_delta``.
+    stopping_criterion : {"patience", "gl", "pq", "up"}, default="patience"
+    stopping_threshold : float or None, default=None
+        Prechelt's alpha (GL, PQ) or s (UP); None uses EarlyStopping's default.
+    validation_fraction : float in (0, 1), default=0.1
+        Held out for early stopping when ``validation_data`` is not given.
+    restore_best_weights : bool, default=True
+        Restore the best epoch's weights at the end of training (early
+        stopping only), also when training runs out of epochs.
+    shuffle : bool, default=True
+    random_state : int, Generator or None, default=None
+        Seeds every random draw; the same value gives bit-identical results.
+    verbose : int, default=0
+    dtype : {"float32", "float64"}, default="float32"
+
+    Attributes
+    ----------
+    coefs_, intercepts_ : lists of arrays, one per layer; ``coefs_[i]`` has
+        shape ``(n_in, n_out)``.
+    n_features_in_ : int
+    history_ : dict of per-epoch lists: ``loss`` (data loss + penalty),
+        ``val_loss``, ``val_score`` (when validating), ``time``.
+    best_epoch_ : int or None
+    n_epochs_ : int
+    stop_reason_ : str
+        ``"max_epochs"``, ``"patience"``, ``"gl"``, ``"pq"``, ``"up"``,
+        ``"non-finite"`` (validation loss), ``"non-finite loss"``.
+"""
+
+
+class MLPClassifier(_ClassifierBase):
+    __doc__ = """Multilayer perceptron classifier with explicit regularization.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+    loss : {"softmax", "hinge"}, default="softmax"
+        Softmax cross-entropy or Weston-Watkins multiclass hinge, mean over the batch.
+    dropout : float in [0, 1), default=0.0
+        Probability of dropping a hidden unit during training.
+    """ + _COMMON_DOC + """
+    classes_ : ndarray of labels
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from shrinkage import MLPClassifier
+    >>> X, y = load_digits(return_X_y=True)
+    >>> clf = MLPClassifier(penalty="l1", alpha=1e-3, max_epochs=5, random_state=0).fit(X / 16, y)
+    ... # doctest: +SKIP
+    """
+
+    def __init__(
+        self, hidden_layer_sizes=(100,), activation="relu", loss="softmax", penalty="l2", alpha=1e-3,
+        l1_ratio=None, l1_method="proximal", weight_decay=0.0, dropout=0.0, input_dropout=0.0,
+        dropout_mode="inverted", max_norm=None, optimizer="adam", learning_rate=1e-3, momentum=0.9,
+        nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, batch_size="auto", max_epochs=200,
+        early_stopping=False, patience=None, min_delta=0.0, stopping_criterion="patience",
+        stopping_threshold=None, validation_fraction=0.1, restore_best_weights=True, shuffle=True,
+        random_state=None, verbose=0, dtype="float32",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.l1_method = l1_method
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.dropout_mode = dropout_mode
+        self.max_norm = max_norm
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.min_delta = min_delta
+        self.stopping_criterion = stopping_criterion
+        self.stopping_threshold = stopping_threshold
+        self.validation_fraction = validation_fraction
+        self.restore_best_weights = restore_best_weights
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.dtype = dtype
+
+
+class LinearClassifier(_ClassifierBase):
+    __doc__ = """Linear classifier (softmax regression or multiclass SVM) with explicit regularization.
+
+    The same engine as :class:`MLPClassifier` without hidden layers: an
+    ``MLPClassifier(hidden_layer_sizes=())`` with the same parameters gives the
+    same weights. It has no ``activation`` and no hidden ``dropout``; use
+    ``input_dropout`` to drop features.
+
+    Parameters
+    ----------
+    loss : {"softmax", "hinge"}, default="softmax"
+        Softmax cross-entropy (multinomial logistic regression) or
+        Weston-Watkins multiclass hinge (a linear SVM), mean over the batch.
+    """ + _COMMON_DOC + """
+    coef_ : ndarray of shape (n_classes, n_features)
+        ``coefs_[0].T`` (a view; assigning it sets ``coefs_``).
+    intercept_ : ndarray of shape (n_classes,)
+    classes_ : ndarray of labels
+    """
+
+    def __init__(
+        self, loss="softmax", penalty="l2", alpha=1e-3, l1_ratio=None, l1_method="proximal",
+        weight_decay=0.0, input_dropout=0.0, dropout_mode="inverted", max_norm=None, optimizer="sgd",
+        learning_rate=0.1, momentum=0.9, nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+        batch_size="auto", max_epochs=200, early_stopping=False, patience=None, min_delta=0.0,
+        stopping_criterion="patience", stopping_threshold=None, validation_fraction=0.1,
+        restore_best_weights=True, shuffle=True, random_state=None, verbose=0, dtype="float32",
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.l1_method = l1_method
+        self.weight_decay = weight_decay
+        self.input_dropout = input_dropout
+        self.dropout_mode = dropout_mode
+        self.max_norm = max_norm
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.min_delta = min_delta
+        self.stopping_criterion = stopping_criterion
+        self.stopping_threshold = stopping_threshold
+        self.validation_fraction = validation_fraction
+        self.restore_best_weights = restore_best_weights
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.dtype = dtype
+
+    @property
+    def coef_(self):
+        check_is_fitted(self, "coefs_")
+        return self.coefs_[0].T
+
+    @coef_.setter
+    def coef_(self, value):
+        self.coefs_ = [np.asarray(value).T.copy()]
+
+    @property
+    def intercept_(self):
+        check_is_fitted(self, "intercepts_")
+        return self.intercepts_[0]
+
+    @intercept_.setter
+    def intercept_(self, value):
+        self.intercepts_ = [np.asarray(value).copy()]
+
+
+class MLPRegressor(RegressorMixin, _BaseNetwork):
+    __doc__ = """Multilayer perceptron regressor with explicit regularization.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : tuple of int, default=(100,)
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+    loss : {"squared_error"}, default="squared_error"
+        ``mean_i 1/2 * sum_k (f_ik - y_ik)**2``.
+    dropout : float in [0, 1), default=0.0
+        Probability of dropping a hidden unit during training.
+    """ + _COMMON_DOC
+
+    _output_losses = ("squared_error",)
+
+    def __init__(
+        self, hidden_layer_sizes=(100,), activation="relu", loss="squared_error", penalty="l2", alpha=1e-3,
+        l1_ratio=None, l1_method="proximal", weight_decay=0.0, dropout=0.0, input_dropout=0.0,
+        dropout_mode="inverted", max_norm=None, optimizer="adam", learning_rate=1e-3, momentum=0.9,
+        nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, batch_size="auto", max_epochs=200,
+        early_stopping=False, patience=None, min_delta=0.0, stopping_criterion="patience",
+        stopping_threshold=None, validation_fraction=0.1, restore_best_weights=True, shuffle=True,
+        random_state=None, verbose=0, dtype="float32",
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.l1_method = l1_method
+        self.weight_decay = weight_decay
+        self.dropout = dropout
+        self.input_dropout = input_dropout
+        self.dropout_mode = dropout_mode
+        self.max_norm = max_norm
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.min_delta = min_delta
+        self.stopping_criterion = stopping_criterion
+        self.stopping_threshold = stopping_threshold
+        self.validation_fraction = validation_fraction
+        self.restore_best_weights = restore_best_weights
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.dtype = dtype
+
+    def _validate_xy(self, X, y, reset):
+        return validate_data(self, X, y, reset=reset, dtype=self._dtype(), multi_output=True, y_numeric=True)
+
+    def _encode_targets(self, y, reset, classes=None):
+        if reset:
+            self._y_1d = y.ndim == 1
+            self._n_outputs = 1 if y.ndim == 1 else y.shape[1]
+        target = np.asarray(y, dtype=self._dtype()).reshape(len(y), -1)
+        if target.shape[1] != self._n_outputs:
+            raise ValueError(f"y must have {self._n_outputs} output(s); got {target.shape[1]}")
+        if not np.isfinite(target).all():
+            raise ValueError("y contains NaN or infinity")
+        return target
+
+    @staticmethod
+    def _score_output(output, target):
+        return float(r2_score(target, output))
+
+    def partial_fit(self, X, y):
+        """One pass over ``(X, y)``, continuing from ``coefs_``/``intercepts_`` and the optimizer state."""
+        return self._partial_fit(X, y)
+
+    def predict(self, X, mc_samples=0, random_state=None):
+        """Predictions; with ``mc_samples > 0``, the mean of that many passes with dropout on."""
+        out = self._output(X, mc_samples, random_state)
+        return out.ravel() if self._y_1d else out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags

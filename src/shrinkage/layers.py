@@ -1,0 +1,263 @@
+"""Layers with explicit forward and backward passes.
+
+Every layer has ``forward(x, training, rng)`` and ``backward(grad_out)``;
+``backward`` returns the gradient with respect to the layer's input and stores
+the gradients of its parameters in ``grads`` (same order as ``params``).
+Layers keep what ``backward`` needs only when ``training`` is true, so
+prediction leaves no state behind.
+
+All randomness (dropout masks) comes from the ``numpy.random.Generator`` passed
+to ``forward``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "Dense",
+    "Activation",
+    "ReLU",
+    "Tanh",
+    "Logistic",
+    "Identity",
+    "ACTIVATIONS",
+    "Dropout",
+    "Sequential",
+    "glorot_uniform",
+]
+
+
+def glorot_uniform(n_in, n_out, rng, dtype=np.float32, gain=1.0):
+    """Glorot & Bengio (2010) uniform initialisation, ``U(-b, b)``, ``b = gain * sqrt(6 / (n_in + n_out))``."""
+    bound = gain * np.sqrt(6.0 / (n_in + n_out))
+    return rng.uniform(-bound, bound, size=(n_in, n_out)).astype(dtype, copy=False)
+
+
+class Layer:
+    """Base class: a layer without parameters."""
+
+    params: list = []
+    grads: list = []
+
+    def forward(self, x, training=False, rng=None):
+        raise NotImplementedError
+
+    def backward(self, grad_out):
+        raise NotImplementedError
+
+
+class Dense(Layer):
+    """Affine layer ``y = x @ W + b`` with ``W`` of shape ``(n_in, n_out)``.
+
+    ``W`` and ``b`` are held by reference: the estimator's ``coefs_`` and
+    ``intercepts_`` are the very arrays that training updates.
+    """
+
+    def __init__(self, W, b, input_grad=True):
+        if W.ndim != 2 or b.shape != (W.shape[1],):
+            raise ValueError(
+                f"Dense expects W of shape (n_in, n_out) and b of shape (n_out,); "
+                f"got W {W.shape} and b {b.shape}"
+            )
+        self.W = W
+        self.b = b
+        self.input_grad = input_grad  # the first layer need not return dL/dx
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        self._x = None
+
+    def forward(self, x, training=False, rng=None):
+        if training:
+            self._x = x
+        out = x @ self.W
+        out += self.b
+        return out
+
+    def backward(self, grad_out):
+        np.matmul(self._x.T, grad_out, out=self.grads[0])
+        np.sum(grad_out, axis=0, out=self.grads[1])
+        self._x = None
+        if not self.input_grad:
+            return None
+        return grad_out @ self.W.T
+
+
+class Activation(Layer):
+    """Element-wise activation; subclasses define ``f`` and ``df_from_output``."""
+
+    name = ""
+
+    def __init__(self):
+        self._out = None
+
+    def forward(self, x, training=False, rng=None):
+        out = self.f(x)
+        if training:
+            self._out = out
+        return out
+
+    def backward(self, grad_out):
+        grad = self.df_from_output(self._out, grad_out)
+        self._out = None
+        return grad
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class ReLU(Activation):
+    name = "relu"
+
+    @staticmethod
+    def f(x):
+        return np.maximum(x, 0, out=x)
+
+    @staticmethod
+    def df_from_output(out, grad_out):
+        grad_out[out <= 0] = 0
+        return grad_out
+
+
+class Tanh(Activation):
+    name = "tanh"
+
+    @staticmethod
+    def f(x):
+        return np.tanh(x, out=x)
+
+    @staticmethod
+    def df_from_output(out, grad_out):
+        return grad_out * (1 - out * out)
+
+
+class Logistic(Activation):
+    name = "logistic"
+
+    @staticmethod
+    def f(x):
+        # Stable in both tails: 1 / (1 + exp(-x)) written through tanh.
+        x *= 0.5
+        np.tanh(x, out=x)
+        x += 1
+        x *= 0.5
+        return x
+
+    @staticmethod
+    def df_from_output(out, grad_out):
+        return grad_out * (out * (1 - out))
+
+
+class Identity(Activation):
+    name = "identity"
+
+    @staticmethod
+    def f(x):
+        return x
+
+    @staticmethod
+    def df_from_output(out, grad_out):
+        return grad_out
+
+
+ACTIVATIONS = {cls.name: cls for cls in (ReLU, Tanh, Logistic, Identity)}
+
+
+class Dropout(Layer):
+    """Dropout with drop probability ``p``; the keep mask is ``m ~ Bernoulli(1 - p)``.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Probability of **dropping** a unit. ``p = 0`` is the identity.
+    mode : {"inverted", "classic"}
+        ``"inverted"`` (default): training output ``x * m / (1 - p)``,
+        inference output ``x``. ``"classic"`` (Srivastava et al. 2014):
+        training output ``x * m``, inference output ``x * (1 - p)``. Both have
+        the same expectation.
+
+    Notes
+    -----
+    ``forward(x, training=True, rng)`` draws a fresh mask from ``rng``.
+    ``forward(x, training=False, rng, sample=True)`` keeps dropout on at
+    prediction time (Monte Carlo dropout): it draws a mask and returns what
+    training would, without storing anything. A fixed mask can be given with
+    ``mask=`` (used by the gradient checks).
+    """
+
+    def __init__(self, p=0.5, mode="inverted"):
+        p = float(p)
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"dropout p must be a float in [0, 1); got {p!r}")
+        if mode not in ("inverted", "classic"):
+            raise ValueError(f"dropout mode must be 'inverted' or 'classic'; got {mode!r}")
+        self.p = p
+        self.mode = mode
+        self._scaled_mask = None
+
+    def draw_mask(self, shape, rng, dtype):
+        """The training-time multiplier: ``m / (1 - p)`` (inverted) or ``m`` (classic)."""
+        keep = rng.random(shape, dtype=np.float32) >= self.p
+        scale = 1.0 / (1.0 - self.p) if self.mode == "inverted" else 1.0
+        return keep.astype(dtype) * dtype(scale) if scale != 1.0 else keep.astype(dtype)
+
+    def forward(self, x, training=False, rng=None, sample=False, mask=None):
+        if self.p == 0.0:
+            return x
+        if training or sample or mask is not None:
+            if mask is None:
+                mask = self.draw_mask(x.shape, rng, x.dtype.type)
+            if training:
+                self._scaled_mask = mask
+            return x * mask
+        if self.mode == "classic":
+            return x * x.dtype.type(1.0 - self.p)
+        return x
+
+    def backward(self, grad_out):
+        if self.p == 0.0:
+            return grad_out
+        grad_out *= self._scaled_mask
+        self._scaled_mask = None
+        return grad_out
+
+    def __repr__(self):
+        return f"Dropout(p={self.p!r}, mode={self.mode!r})"
+
+
+class Sequential(Layer):
+    """A stack of layers applied in order; backward runs them in reverse."""
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+
+    @property
+    def params(self):
+        return [p for layer in self.layers for p in layer.params]
+
+    @property
+    def grads(self):
+        return [g for layer in self.layers for g in layer.grads]
+
+    @property
+    def dense_layers(self):
+        return [layer for layer in self.layers if isinstance(layer, Dense)]
+
+    def forward(self, x, training=False, rng=None, sample=False):
+        for layer in self.layers:
+            if isinstance(layer, Dropout):
+                x = layer.forward(x, training=training, rng=rng, sample=sample)
+            else:
+                x = layer.forward(x, training=training, rng=rng)
+        return x
+
+    def backward(self, grad_out):
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+            if grad_out is None:
+                break
+        return grad_out
+
+    def __repr__(self):
+        inner = ", ".join(repr(layer) if not isinstance(layer, Dense) else f"Dense{layer.W.shape}" for layer in self.layers)
+        return f"Sequential([{inner}])"

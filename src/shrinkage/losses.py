@@ -1,0 +1,122 @@
+"""Data losses. Each is the **mean over the batch** and returns its gradient.
+
+``loss(output, target) -> (value, grad)`` where ``output`` is the network's
+raw output (logits or predictions) of shape ``(n, k)`` and ``grad`` is
+``d value / d output``, already divided by ``n``. ``loss.value(output,
+target)`` returns the value alone, without allocating the gradient.
+
+Classification targets are integer class indices ``0 .. k-1``; regression
+targets are float arrays of shape ``(n, k)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["SoftmaxCrossEntropy", "MulticlassHinge", "SquaredError", "softmax", "LOSSES"]
+
+
+def softmax(logits):
+    """Row-wise softmax, stable for large logits (the row maximum is subtracted)."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    np.exp(z, out=z)
+    z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def _log_softmax_at(logits, target):
+    """``log softmax(logits)[i, target[i]]`` for every row, by log-sum-exp."""
+    shift = logits.max(axis=1, keepdims=True)
+    z = logits - shift
+    log_norm = np.log(np.exp(z).sum(axis=1))
+    return z[np.arange(len(target)), target] - log_norm
+
+
+class SoftmaxCrossEntropy:
+    """Softmax followed by cross-entropy: ``mean_i -log softmax(s_i)[y_i]``.
+
+    Computed through log-sum-exp, so logits of any size give finite values.
+    The gradient is ``(softmax(s) - onehot(y)) / n``.
+    """
+
+    name = "softmax"
+
+    def value(self, logits, target):
+        return float(-_log_softmax_at(logits, target).mean())
+
+    def __call__(self, logits, target):
+        n = logits.shape[0]
+        value = self.value(logits, target)
+        grad = softmax(logits)
+        grad[np.arange(n), target] -= 1
+        grad /= n
+        return value, grad
+
+    @staticmethod
+    def output(logits):
+        """Class probabilities."""
+        return softmax(logits)
+
+
+class MulticlassHinge:
+    """Multiclass hinge loss of Weston & Watkins (1999).
+
+    ``mean_i sum_{j != y_i} max(0, 1 + s_ij - s_iy_i)``. With two classes it is
+    the binary hinge loss on the difference of the two scores. Its
+    subgradient takes 0 at the kinks.
+    """
+
+    name = "hinge"
+
+    def _margins(self, scores, target):
+        rows = np.arange(scores.shape[0])
+        margins = scores - scores[rows, target][:, None]
+        margins += 1
+        margins[rows, target] = 0
+        np.maximum(margins, 0, out=margins)
+        return margins
+
+    def value(self, scores, target):
+        return float(self._margins(scores, target).sum() / scores.shape[0])
+
+    def __call__(self, scores, target):
+        n = scores.shape[0]
+        margins = self._margins(scores, target)
+        value = float(margins.sum() / n)
+        grad = (margins > 0).astype(scores.dtype)
+        grad[np.arange(n), target] = -grad.sum(axis=1)
+        grad /= n
+        return value, grad
+
+    @staticmethod
+    def output(scores):
+        return scores
+
+
+class SquaredError:
+    """Half squared error, summed over outputs, mean over the batch.
+
+    ``mean_i 1/2 * sum_k (f_ik - y_ik)**2``; gradient ``(f - y) / n``. For a
+    single output this is half the mean squared error, as in scikit-learn's
+    ``MLPRegressor``.
+    """
+
+    name = "squared_error"
+
+    def value(self, pred, target):
+        diff = pred - target
+        return float(0.5 * np.vdot(diff, diff) / pred.shape[0])
+
+    def __call__(self, pred, target):
+        n = pred.shape[0]
+        grad = pred - target
+        value = float(0.5 * np.vdot(grad, grad) / n)
+        grad /= n
+        return value, grad
+
+    @staticmethod
+    def output(pred):
+        return pred
+
+
+LOSSES = {cls.name: cls for cls in (SoftmaxCrossEntropy, MulticlassHinge, SquaredError)}
