@@ -1,0 +1,162 @@
+"""Model files: one ``.npz`` that never executes code when read.
+
+Format (version 1): a NumPy ``.npz`` archive holding
+
+* ``header``: UTF-8 JSON as a ``uint8`` array: ``{"format": "shrinkage-model",
+  "version": 1, "estimator": class name, "params": get_params(),
+  "arrays": {name: [shape, dtype]}, "attributes": {...}}``;
+* ``coefs_0 .. coefs_{L-1}``, ``intercepts_0 ..``: the weights;
+* ``classes_`` for classifiers (numbers or fixed-width unicode strings).
+
+It is read with ``allow_pickle=False``; every array is checked against the
+header's shapes and dtypes before use. Anything wrong ends in
+:class:`ModelFileError`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
+
+__all__ = ["save", "load", "ModelFileError", "FORMAT_VERSION"]
+
+FORMAT = "shrinkage-model"
+FORMAT_VERSION = 1
+_ESTIMATORS = {cls.__name__: cls for cls in (MLPClassifier, MLPRegressor, LinearClassifier)}
+
+
+class ModelFileError(ValueError):
+    """A file that is not a shrinkage model this version can read."""
+
+
+def _json_params(estimator):
+    params = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if isinstance(value, (np.random.Generator, np.random.RandomState)):
+            value = None  # a generator's state is not a parameter worth keeping
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, type):
+            value = np.dtype(value).name
+        params[key] = value
+    return params
+
+
+def save(estimator, path):
+    """Write a fitted estimator to ``path`` (atomically: a temporary file, then a rename)."""
+    if type(estimator).__name__ not in _ESTIMATORS or not hasattr(estimator, "coefs_"):
+        raise TypeError(f"save expects a fitted shrinkage estimator; got {type(estimator).__name__}")
+    arrays = {f"coefs_{i}": W for i, W in enumerate(estimator.coefs_)}
+    arrays.update({f"intercepts_{i}": b for i, b in enumerate(estimator.intercepts_)})
+    attributes = {"n_features_in_": int(estimator.n_features_in_), "n_outputs": int(estimator._n_outputs)}
+    if hasattr(estimator, "classes_"):
+        classes = estimator.classes_
+        arrays["classes_"] = classes.astype(str) if classes.dtype == object else classes
+        attributes["classes_was_object"] = bool(classes.dtype == object)
+    else:
+        attributes["y_1d"] = bool(estimator._y_1d)
+    header = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "estimator": type(estimator).__name__,
+        "params": _json_params(estimator),
+        "arrays": {k: [list(v.shape), v.dtype.str] for k, v in arrays.items()},
+        "attributes": attributes,
+    }
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _read(path):
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ModelFileError(f"{path}: not a shrinkage model file (a bare array, not an archive)")
+            return {k: data[k] for k in data.files}
+    except ModelFileError:
+        raise
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: not a readable shrinkage model file ({type(exc).__name__}: {exc})") from None
+
+
+def _header(path, arrays):
+    raw = arrays.get("header")
+    if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFileError(f"{path}: not a shrinkage model file (no header)")
+    try:
+        header = json.loads(raw.tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: corrupted header ({exc})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a shrinkage model file (format {header.get('format')!r})"
+                             if isinstance(header, dict) else f"{path}: not a shrinkage model file")
+    version = header.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model format version {version!r} is newer than this shrinkage reads "
+            f"({FORMAT_VERSION}); upgrade shrinkage"
+        )
+    return header
+
+
+def load(path):
+    """Read an estimator written by :func:`save`; raise :class:`ModelFileError` on any problem."""
+    arrays = _read(path)
+    header = _header(path, arrays)
+    try:
+        cls = _ESTIMATORS[header["estimator"]]
+        expected = header["arrays"]
+        for name, (shape, dtype) in expected.items():
+            if name not in arrays or list(arrays[name].shape) != shape or arrays[name].dtype.str != dtype:
+                raise ModelFileError(f"{path}: array {name!r} is missing or does not match the header")
+        n_layers = sum(1 for k in expected if k.startswith("coefs_"))
+        coefs = [arrays[f"coefs_{i}"] for i in range(n_layers)]
+        intercepts = [arrays[f"intercepts_{i}"] for i in range(n_layers)]
+        params = dict(header["params"])
+        if "hidden_layer_sizes" in params:
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+        estimator = cls(**params)
+        attributes = header["attributes"]
+    except ModelFileError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: inconsistent model file ({type(exc).__name__}: {exc})") from None
+    _check_layers(path, coefs, intercepts, attributes)
+    estimator.coefs_, estimator.intercepts_ = coefs, intercepts
+    estimator.n_features_in_ = attributes["n_features_in_"]
+    estimator._n_outputs = attributes["n_outputs"]
+    if "classes_" in arrays:
+        classes = arrays["classes_"]
+        estimator.classes_ = classes.astype(object) if attributes.get("classes_was_object") else classes
+    else:
+        estimator._y_1d = attributes["y_1d"]
+    return estimator
+
+
+def _check_layers(path, coefs, intercepts, attributes):
+    sizes_ok = bool(coefs) and all(
+        W.ndim == 2 and b.shape == (W.shape[1],) for W, b in zip(coefs, intercepts)
+    ) and all(a.shape[1] == b.shape[0] for a, b in zip(coefs[:-1], coefs[1:]))
+    if not sizes_ok or coefs[0].shape[0] != attributes.get("n_features_in_") \
+            or coefs[-1].shape[1] != attributes.get("n_outputs"):
+        raise ModelFileError(f"{path}: layer shapes do not chain from the inputs to the outputs")
+    if not all(np.isfinite(a).all() for a in coefs + intercepts):
+        raise ModelFileError(f"{path}: weights contain NaN or infinity")

@@ -1,0 +1,172 @@
+"""EarlyStopping on scripted sequences: Keras 3's decisions and Prechelt's definitions.
+
+Each expected (stopped_epoch, best_epoch) is worked out by hand from Keras 3's
+``EarlyStopping.on_epoch_end`` (wait += 1 first; an improvement returns without
+stopping and resets wait only when the baseline is beaten too; stop when
+wait >= patience and epoch > 0) and from Prechelt (1998).
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from shrinkage import EarlyStopping
+
+
+def run(es, values, train_losses=None):
+    """Feed ``values`` until the callback says stop; return (stopped_epoch, best_epoch)."""
+    es.reset()
+    for epoch, value in enumerate(values):
+        logs = {es.monitor: value}
+        if train_losses is not None:
+            logs["loss"] = train_losses[epoch]
+        if es.update(epoch, logs):
+            return es.stopped_epoch, es.best_epoch
+    return None, es.best_epoch
+
+
+KERAS_CASES = [
+    # (kwargs, values, stopped_epoch, best_epoch)
+    (dict(patience=2), [1.0, 0.9, 0.95, 0.92, 0.91], 3, 1),
+    (dict(patience=0), [1.0, 2.0], 1, 0),
+    (dict(patience=0), [1.0], None, 0),  # never stops at epoch 0
+    (dict(patience=3), [5, 4, 3, 2, 1, 0], None, 5),
+    # min_delta: 0.97 is not below 1.0 - 0.05; best_epoch is the last *improving* epoch (2), not argmin (5)
+    (dict(patience=3, min_delta=0.05), [1.0, 0.97, 0.93, 0.96, 0.90, 0.89], 5, 2),
+    # baseline never beaten: improvements do not reset wait, the first non-improvement stops
+    (dict(patience=2, baseline=0.5), [1.0, 0.9, 0.95, 0.4], 2, 1),
+    # ... improving epochs never stop training, even with wait past patience
+    (dict(patience=2, baseline=0.5), [1.0, 0.9, 0.8, 0.7, 0.75], 4, 3),
+    # baseline beaten at epoch 1: wait resets
+    (dict(patience=2, baseline=0.5), [1.0, 0.4, 0.6, 0.6], 3, 1),
+    # warm-up: epochs 0-2 are ignored entirely
+    (dict(patience=1, start_from_epoch=3), [0.1, 0.2, 0.3, 1.0, 0.9, 0.95], 5, 4),
+    (dict(patience=1), [0.1, 0.2, 0.3, 1.0, 0.9, 0.95], 1, 0),
+    (dict(patience=1, mode="max", monitor="val_score"), [0.5, 0.6, 0.6], 2, 1),
+]
+
+
+@pytest.mark.parametrize("kwargs,values,stopped,best", KERAS_CASES)
+def test_keras_decisions(kwargs, values, stopped, best):
+    assert run(EarlyStopping(**kwargs), values) == (stopped, best)
+
+
+def test_wait_and_stop_reason():
+    es = EarlyStopping(patience=2)
+    run(es, [1.0, 0.9, 0.95, 0.92])
+    assert es.wait == 2 and es.stop_reason == "patience" and es.best == 0.9
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_stops_on_non_finite(bad):
+    es = EarlyStopping(patience=10)
+    assert run(es, [1.0, 0.5, bad, 0.1]) == (2, 1)
+    assert es.stop_reason == "non-finite"
+
+
+def test_gl_stops_when_generalization_loss_exceeds_alpha():
+    es = EarlyStopping(criterion="gl", threshold=5.0)
+    # GL: epoch 2: 100 * (0.82 / 0.8 - 1) = 2.5; epoch 3: 6.25 > 5
+    assert run(es, [1.0, 0.8, 0.82, 0.85, 0.7]) == (3, 1)
+    assert es.stop_reason == "gl"
+
+
+def test_pq_checks_only_at_strip_ends():
+    val = [1.0, 0.9, 0.8, 0.85, 0.9, 0.88, 0.88, 0.88, 0.88, 0.9, 0.95]
+    train = [1.0, 0.9, 0.85, 0.84, 0.83, 0.82, 0.815, 0.81, 0.805, 0.80, 0.79]
+    # t=5: GL = 12.5, P = 1000 * (4.42 / 4.15 - 1) = 65.06, PQ = 0.19; t=10: GL = 12.5, P = 12.5, PQ = 1.0
+    es = EarlyStopping(criterion="pq", threshold=0.5, strip=5)
+    assert run(es, val, train) == (9, 2)
+    assert es.stop_reason == "pq"
+    assert run(EarlyStopping(criterion="pq", threshold=1.5, strip=5), val, train) == (None, 2)
+
+
+UP_VALUES = [1.0, 0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.52, 0.55, 0.62, 0.6, 0.61, 0.63, 0.64, 0.65]
+
+
+def test_up_needs_s_successive_rising_strips():
+    # Strip ends t = 5, 10, 15 hold 0.6, 0.62, 0.65: rises at t = 10 and t = 15
+    assert run(EarlyStopping(criterion="up", threshold=2, strip=5), UP_VALUES) == (14, 6)
+    assert run(EarlyStopping(criterion="up", threshold=1, strip=5), UP_VALUES) == (9, 6)
+    assert run(EarlyStopping(criterion="up", threshold=3, strip=5), UP_VALUES) == (None, 6)
+
+
+def test_up_resets_after_a_falling_strip():
+    values = UP_VALUES[:14] + [0.61]  # t = 15 is below t = 10
+    assert run(EarlyStopping(criterion="up", threshold=2, strip=5), values) == (None, 6)
+
+
+def test_up_first_test_at_two_strips():
+    rising = [float(i) for i in range(12)]
+    es = EarlyStopping(criterion="up", threshold=1, strip=3)
+    assert run(es, rising) == (5, 0)  # t = 6 = 2k compares with t = 3
+
+
+def test_state_dict_continues_identically():
+    values = [1.0, 0.9, 0.95, 0.97, 0.99, 0.8, 0.85, 0.9, 0.95, 1.0]
+    whole = EarlyStopping(patience=3, criterion="patience")
+    expected = run(whole, values)
+    first = EarlyStopping(patience=3)
+    for epoch, v in enumerate(values[:4]):
+        first.update(epoch, {"val_loss": v})
+    second = EarlyStopping(patience=3)
+    second.load_state_dict(first.state_dict())
+    for epoch, v in enumerate(values[4:], start=4):
+        if second.update(epoch, {"val_loss": v}):
+            break
+    assert (second.stopped_epoch, second.best_epoch) == expected
+
+
+def test_reusable_across_fits():
+    es = EarlyStopping(patience=1)
+    assert run(es, [1.0, 2.0]) == (1, 0)
+    assert run(es, [5.0, 4.0, 3.0]) == (None, 2)
+    assert es.best == 3.0 and es.stop_reason is None
+
+
+def test_missing_monitor_key_is_a_clear_error():
+    with pytest.raises(KeyError, match="monitors 'val_loss', which is not in the logs"):
+        EarlyStopping().update(0, {"loss": 1.0})
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(mode="best"), "mode must be 'min' or 'max'; got 'best'"),
+        (dict(criterion="gl", mode="max"), "criterion 'gl' needs mode='min'"),
+        (dict(patience=-1), "patience must be an int >= 0; got -1"),
+        (dict(criterion="xx"), "criterion must be one of"),
+    ],
+)
+def test_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EarlyStopping(**kwargs)
+
+
+def test_restored_weights_are_those_of_best_epoch_when_epochs_run_out():
+    from shrinkage.layers import Dense, Sequential
+    from shrinkage.losses import SquaredError
+    from shrinkage.optim import SGD, Updater
+    from shrinkage.training import Callback, train
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 1))
+    X_val, y_val = rng.normal(size=(20, 3)), rng.normal(size=(20, 1)) + 5.0  # val loss goes its own way
+    net = Sequential([Dense(np.zeros((3, 1)), np.zeros(1))])
+
+    class Record(Callback):
+        weights = []
+
+        def on_epoch_end(self, epoch, logs):
+            self.weights.append([p.copy() for p in net.params])
+
+    updater = Updater(SGD(0.05))
+    updater.init(net.params)
+    es = EarlyStopping(patience=1000)
+    outcome = train(net, SquaredError(), updater, X, y, max_epochs=15, batch_size=8, rng=rng,
+                    validation=(X_val, y_val), early_stopping=es, callbacks=[Record()])
+    assert outcome.stop_reason == "max_epochs" and outcome.restored
+    assert 0 <= es.best_epoch < 14  # the best epoch is not the last one here
+    for p, best in zip(net.params, Record.weights[es.best_epoch]):
+        np.testing.assert_array_equal(p, best)

@@ -1,0 +1,142 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shrinkage.layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
+
+from conftest import numerical_grad, relative_error
+
+rng = np.random.default_rng(1)
+
+
+def check_layer_gradients(layer, x, params=(), tol=1e-6):
+    """Compare backward() with central differences of sum(forward(x) * R) for a random R."""
+    probe = rng.normal(size=layer.forward(x.copy(), training=False).shape)
+
+    def objective():
+        return float(np.sum(layer.forward(x.copy(), training=False) * probe))
+
+    layer.forward(x.copy(), training=True)
+    grad_x = layer.backward(probe.copy())
+    if grad_x is not None:
+        assert relative_error(grad_x, numerical_grad(objective, x)) < tol
+    for p, g in zip(params, layer.grads):
+        assert relative_error(g, numerical_grad(objective, p)) < tol
+
+
+def test_dense_gradients():
+    W, b = rng.normal(size=(4, 3)), rng.normal(size=3)
+    check_layer_gradients(Dense(W, b), rng.normal(size=(5, 4)), params=(W, b))
+
+
+def test_dense_first_layer_skips_input_gradient():
+    layer = Dense(np.ones((2, 2)), np.zeros(2), input_grad=False)
+    layer.forward(np.ones((3, 2)), training=True)
+    assert layer.backward(np.ones((3, 2))) is None
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_gradients(name):
+    x = rng.normal(size=(6, 5))
+    if name == "relu":
+        x[np.abs(x) < 0.05] = 0.5  # away from the kink
+    check_layer_gradients(ACTIVATIONS[name](), x)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activations_are_finite_for_huge_inputs(name):
+    out = ACTIVATIONS[name]().forward(np.array([[-1e30, -800.0, 0.0, 800.0, 1e30]]))
+    assert np.all(np.isfinite(out))
+
+
+def test_logistic_values():
+    out = ACTIVATIONS["logistic"]().forward(np.array([[-2.0, 0.0, 3.0]]))
+    np.testing.assert_allclose(out, 1 / (1 + np.exp(-np.array([[-2.0, 0.0, 3.0]]))))
+
+
+@pytest.mark.parametrize("mode", ["inverted", "classic"])
+def test_dropout_gradient_with_fixed_mask(mode):
+    layer = Dropout(0.4, mode)
+    x = rng.normal(size=(5, 6))
+    mask = layer.draw_mask(x.shape, np.random.default_rng(3), np.float64)
+    probe = rng.normal(size=x.shape)
+    objective = lambda: float(np.sum(layer.forward(x, mask=mask) * probe))  # noqa: E731
+    layer.forward(x, training=True, mask=mask)
+    assert relative_error(layer.backward(probe.copy()), numerical_grad(objective, x)) < 1e-6
+
+
+@pytest.mark.parametrize("mode", ["inverted", "classic"])
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_dropout_drops_fraction_p_and_keeps_the_expectation(mode, p):
+    layer = Dropout(p, mode)
+    x = np.full((400, 500), 2.0, dtype=np.float32)
+    out = layer.forward(x, training=True, rng=np.random.default_rng(0))
+    assert np.mean(out == 0) == pytest.approx(p, abs=0.005)
+    train_mean = out.mean()
+    infer_mean = layer.forward(x, training=False).mean()
+    assert train_mean == pytest.approx(infer_mean, rel=0.01)
+    kept = out[out != 0]
+    np.testing.assert_allclose(kept, 2.0 / (1 - p) if mode == "inverted" else 2.0, rtol=1e-6)
+
+
+def test_dropout_inference_identity_inverted_and_scaled_classic():
+    x = rng.normal(size=(3, 4)).astype(np.float32)
+    assert Dropout(0.3, "inverted").forward(x, training=False) is x
+    np.testing.assert_allclose(Dropout(0.3, "classic").forward(x, training=False), x * 0.7, rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["inverted", "classic"])
+def test_dropout_p_zero_is_identity(mode):
+    x = rng.normal(size=(3, 4))
+    layer = Dropout(0.0, mode)
+    assert layer.forward(x, training=True, rng=np.random.default_rng(0)) is x
+    assert layer.forward(x, training=False) is x
+
+
+def test_dropout_monte_carlo_sampling_at_prediction():
+    layer = Dropout(0.5)
+    x = np.ones((2, 1000), dtype=np.float32)
+    a = layer.forward(x, training=False, rng=np.random.default_rng(0), sample=True)
+    b = layer.forward(x, training=False, rng=np.random.default_rng(1), sample=True)
+    assert np.mean(a == 0) == pytest.approx(0.5, abs=0.05) and not np.array_equal(a, b)
+    assert layer._scaled_mask is None  # prediction stores nothing
+
+
+def test_dropout_same_generator_same_mask():
+    x = np.ones((50, 50), dtype=np.float32)
+    a = Dropout(0.5).forward(x, training=True, rng=np.random.default_rng(7))
+    b = Dropout(0.5).forward(x, training=True, rng=np.random.default_rng(7))
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.0, 1.5])
+def test_dropout_rejects_bad_p(p):
+    with pytest.raises(ValueError, match=r"dropout p must be a float in \[0, 1\); got"):
+        Dropout(p)
+
+
+@settings(max_examples=30, deadline=None)
+@given(p=st.floats(0.0, 0.9), seed=st.integers(0, 2**31))
+def test_dropout_keeps_the_mean_property(p, seed):
+    x = np.random.default_rng(seed).uniform(0, 1, size=(200, 200))
+    out = Dropout(p).forward(x, training=True, rng=np.random.default_rng(seed))
+    assert out.mean() == pytest.approx(x.mean(), abs=6 * x.std() * np.sqrt(p / (1 - p) / x.size) + 1e-12)
+
+
+def test_sequential_gradients_through_a_small_network():
+    W1, b1 = rng.normal(size=(4, 5)), rng.normal(size=5)
+    W2, b2 = rng.normal(size=(5, 3)), rng.normal(size=3)
+    net = Sequential([Dense(W1, b1), ACTIVATIONS["tanh"](), Dense(W2, b2)])
+    x = rng.normal(size=(6, 4))
+    probe = rng.normal(size=(6, 3))
+    objective = lambda: float(np.sum(net.forward(x) * probe))  # noqa: E731
+    net.forward(x, training=True)
+    net.backward(probe.copy())
+    for p, g in zip(net.params, net.grads):
+        assert relative_error(g, numerical_grad(objective, p)) < 1e-6
+
+
+def test_glorot_uniform_bounds_and_dtype():
+    W = glorot_uniform(30, 20, np.random.default_rng(0))
+    assert W.dtype == np.float32 and np.abs(W).max() <= np.sqrt(6 / 50)

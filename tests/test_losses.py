@@ -1,0 +1,69 @@
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss, mean_squared_error
+
+from shrinkage.losses import MulticlassHinge, SoftmaxCrossEntropy, SquaredError, softmax
+
+from conftest import numerical_grad, relative_error
+
+rng = np.random.default_rng(2)
+
+
+def classification_case(n=7, k=4):
+    return rng.normal(size=(n, k)) * 2, rng.integers(0, k, size=n)
+
+
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy(), MulticlassHinge()])
+def test_classification_loss_gradients(loss):
+    out, y = classification_case()
+    value, grad = loss(out.copy(), y)
+    assert value == pytest.approx(loss.value(out, y))
+    if isinstance(loss, MulticlassHinge):  # keep away from the kinks
+        margins = out - out[np.arange(len(y)), y][:, None] + 1
+        assert np.min(np.abs(margins)) > 1e-3
+    assert relative_error(grad, numerical_grad(lambda: loss.value(out, y), out)) < 1e-6
+
+
+def test_squared_error_gradient_and_value():
+    pred, target = rng.normal(size=(6, 2)), rng.normal(size=(6, 2))
+    value, grad = SquaredError()(pred.copy(), target)
+    assert value == pytest.approx(0.5 * np.sum((pred - target) ** 2) / 6)
+    assert relative_error(grad, numerical_grad(lambda: SquaredError().value(pred, target), pred)) < 1e-6
+    single = SquaredError().value(pred[:, :1], target[:, :1])
+    assert single == pytest.approx(mean_squared_error(target[:, 0], pred[:, 0]) / 2)
+
+
+def test_cross_entropy_equals_scikit_learn_log_loss_mean_over_batch():
+    out, y = classification_case(n=50, k=3)
+    assert SoftmaxCrossEntropy().value(out, y) == pytest.approx(log_loss(y, softmax(out), labels=[0, 1, 2]))
+
+
+def test_cross_entropy_stable_for_large_logits():
+    logits = np.array([[1000.0, 0.0, -1000.0], [-1e4, 1e4, 0.0]], dtype=np.float32)
+    value, grad = SoftmaxCrossEntropy()(logits, np.array([2, 1]))
+    assert np.isfinite(value) and np.all(np.isfinite(grad))
+    assert value == pytest.approx(2000.0 / 2, rel=1e-6)
+    np.testing.assert_allclose(softmax(logits).sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_hinge_values_weston_watkins():
+    scores = np.array([[2.0, 1.5, -1.0], [0.0, 0.0, 3.0]])
+    y = np.array([0, 2])
+    # row 0: max(0, 1 + 1.5 - 2) + max(0, 1 - 1 - 2) = 0.5; row 1: all margins beaten by 2 -> 0
+    assert MulticlassHinge().value(scores, y) == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy(), MulticlassHinge(), SquaredError()])
+def test_losses_are_means_over_the_batch(loss):
+    out, y = classification_case(n=10, k=3)
+    if isinstance(loss, SquaredError):
+        y = rng.normal(size=out.shape)
+    doubled_out, doubled_y = np.concatenate([out, out]), np.concatenate([y, y])
+    assert loss.value(doubled_out, doubled_y) == pytest.approx(loss.value(out, y))
+
+
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy(), MulticlassHinge(), SquaredError()])
+def test_losses_keep_float32(loss):
+    out = rng.normal(size=(5, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 5) if not isinstance(loss, SquaredError) else out[::-1].copy()
+    assert loss(out, y)[1].dtype == np.float32
