@@ -12,7 +12,6 @@ from sklearn.utils.estimator_checks import check_regressor_multioutput, parametr
 from shrinkage import LinearClassifier, MLPClassifier, MLPRegressor
 from shrinkage.optim import Updater
 
-pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 EXPECTED_FAILURES = {
     "check_regressor_multioutput": (

@@ -7,6 +7,8 @@ module, and :func:`save` / :func:`load`.
 from . import penalties
 from .early_stopping import EarlyStopping
 from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
+from .serialization import ModelFileError, load, save
 
-__all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "EarlyStopping", "penalties"]
+__all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "EarlyStopping", "penalties",
+           "save", "load", "ModelFileError"]
 __version__ = "0.1.0"

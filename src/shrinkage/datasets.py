@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-__all__ = ["Dataset", "DataError", "load_dataset", "BUILTIN", "describe_builtin"]
+__all__ = ["Dataset", "DataError", "load_dataset", "read_features", "standardize", "BUILTIN", "describe_builtin"]
 
 
 class DataError(ValueError):
@@ -49,6 +49,8 @@ class Dataset:
     X_test: np.ndarray
     y_test: np.ndarray
     description: str = ""
+    mean: np.ndarray | None = None  # training-split statistics used to standardize
+    scale: np.ndarray | None = None
 
     @property
     def n_features(self):
@@ -59,16 +61,18 @@ class Dataset:
         return np.unique(self.y_train)
 
 
-def _standardize(X_train, X_test):
-    mean = X_train.mean(axis=0)
-    std = X_train.std(axis=0)
-    std[std == 0] = 1.0
-    return ((X_train - mean) / std).astype(np.float32), ((X_test - mean) / std).astype(np.float32)
+def standardize(X, mean, scale):
+    """``(X - mean) / scale`` as float32."""
+    return ((np.asarray(X, np.float64) - mean) / scale).astype(np.float32)
 
 
 def _finish(name, X_train, y_train, X_test, y_test, description):
-    X_train, X_test = _standardize(np.asarray(X_train, np.float64), np.asarray(X_test, np.float64))
-    return Dataset(name, X_train, np.asarray(y_train), X_test, np.asarray(y_test), description)
+    X_train = np.asarray(X_train, np.float64)
+    mean = X_train.mean(axis=0)
+    scale = X_train.std(axis=0)
+    scale[scale == 0] = 1.0
+    return Dataset(name, standardize(X_train, mean, scale), np.asarray(y_train),
+                   standardize(X_test, mean, scale), np.asarray(y_test), description, mean, scale)
 
 
 def _split(name, X, y, test_size, description):
@@ -134,62 +138,109 @@ def describe_builtin():
 # --------------------------------------------------------------------- files
 
 
-def _check_arrays(source, X, y):
+def _check_arrays(source, X, y, min_classes=2):
     if X.ndim != 2 or len(X) == 0:
         raise DataError(f"{source}: expected a non-empty 2-D feature table; got shape {X.shape}")
     if len(X) != len(y):
         raise DataError(f"{source}: {len(X)} rows of features but {len(y)} labels")
     if not np.isfinite(X).all():
         raise DataError(f"{source}: features contain NaN or infinity")
-    if len(np.unique(y)) < 2:
-        raise DataError(f"{source}: the labels hold only one class ({np.unique(y)[0]!r}); need at least 2")
+    if len(np.unique(y)) < min_classes:
+        raise DataError(f"{source}: the labels hold only one class ({np.unique(y)[0]}); need at least 2")
 
 
-def _load_csv(path, target):
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
+def _read_csv(path, target, n_features=None):
+    """Features and labels of a CSV file; with ``n_features`` the label column may be absent."""
+    try:
+        with open(path, newline="") as handle:
+            rows = list(csv.reader(handle))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read the file ({exc})") from None
     if len(rows) < 2:
         raise DataError(f"{path}: expected a header row and at least one data row")
     header, body = rows[0], rows[1:]
-    column = len(header) - 1 if target is None else None
-    if target is not None:
-        if target not in header:
+    if target is not None and target not in header:
+        if n_features is None or len(header) != n_features:
             raise DataError(f"{path}: no target column {target!r}; columns are {header}")
+    if target is not None and target in header:
         column = header.index(target)
-    if any(len(r) != len(header) for r in body):
-        bad = next(i for i, r in enumerate(body, start=2) if len(r) != len(header))
+    elif n_features is not None and len(header) == n_features:
+        column = None  # features only
+    else:
+        column = len(header) - 1
+    bad = next((i for i, r in enumerate(body, start=2) if len(r) != len(header)), None)
+    if bad is not None:
         raise DataError(f"{path}: line {bad} has a different number of fields than the header")
-    labels = np.array([r[column].strip() for r in body])
     try:
         X = np.array([[float(v) for j, v in enumerate(r) if j != column] for r in body], dtype=np.float64)
     except ValueError as exc:
         raise DataError(f"{path}: non-numeric feature value ({exc})") from None
+    if column is None:
+        return X, None, None
+    labels = np.array([r[column].strip() for r in body])
     try:  # integer labels stay integers; anything else stays a string label
         y = labels.astype(np.int64)
     except ValueError:
         y = labels
+    return X, y, header[column]
+
+
+def _load_csv(path, target):
+    X, y, name = _read_csv(path, target)
     _check_arrays(path, X, y)
-    return _split(str(path), X, y, 0.2, f"CSV file, label column {header[column]!r}")
+    return _split(str(path), X, y, 0.2, f"CSV file, label column {name!r}")
+
+
+def read_features(source, n_features, target=None):
+    """Raw (unstandardized) features, and labels when present, of a CSV or .npz file for prediction."""
+    path = Path(source)
+    if not path.is_file():
+        raise DataError(f"{source}: no such file")
+    if path.suffix.lower() == ".csv":
+        X, y, _ = _read_csv(path, target, n_features)
+    elif path.suffix.lower() == ".npz":
+        arrays = _npz_arrays(path)
+        if "X" not in arrays:
+            raise DataError(f"{path}: missing array 'X'; found {sorted(arrays)}")
+        X, y = _numeric(path, arrays["X"]), arrays.get("y")
+    else:
+        raise DataError(f"{source}: unknown file type {path.suffix!r}; expected .csv or .npz")
+    if X.ndim != 2 or X.shape[1] != n_features:
+        raise DataError(f"{source}: the model expects {n_features} features; the file has shape {X.shape}")
+    if not np.isfinite(X).all():
+        raise DataError(f"{source}: features contain NaN or infinity")
+    return X, y
+
+
+def _npz_arrays(path):
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise DataError(f"{path}: expected an .npz archive of arrays X and y")
+            return {k: data[k] for k in data.files}
+    except DataError:
+        raise
+    except Exception as exc:  # zipfile, format and pickle refusals alike
+        raise DataError(f"{path}: not a readable .npz without pickle ({exc})") from None
+
+
+def _numeric(path, array, name="X"):
+    if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise DataError(f"{path}: array {name!r} is not numeric (dtype {array.dtype})")
+    return np.asarray(array, dtype=np.float64)
 
 
 def _load_npz(path):
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path}: not a readable .npz without pickle ({exc})") from None
+    arrays = _npz_arrays(path)
     for key in ("X", "y"):
         if key not in arrays:
             raise DataError(f"{path}: missing array {key!r}; found {sorted(arrays)}")
-    try:
-        X = np.asarray(arrays["X"], dtype=np.float64)
-    except ValueError:
-        raise DataError(f"{path}: array 'X' is not numeric (dtype {arrays['X'].dtype})") from None
+    X = _numeric(path, arrays["X"])
     y = arrays["y"]
     _check_arrays(path, X, y)
     if "X_test" in arrays and "y_test" in arrays:
-        X_te = np.asarray(arrays["X_test"], dtype=np.float64)
-        _check_arrays(f"{path} (test)", X_te, arrays["y_test"])
+        X_te = _numeric(path, arrays["X_test"], "X_test")
+        _check_arrays(f"{path} (test)", X_te, arrays["y_test"], min_classes=1)
         return _finish(str(path), X, y, X_te, arrays["y_test"], ".npz with its own test split")
     return _split(str(path), X, y, 0.2, ".npz file")
 

@@ -178,7 +178,7 @@ class _BaseNetwork(BaseEstimator):
 
     # ---------------------------------------------------------------- training
 
-    def fit(self, X, y, validation_data=None):
+    def fit(self, X, y, validation_data=None, callbacks=None):
         """Train from scratch on ``(X, y)``.
 
         Parameters
@@ -189,6 +189,9 @@ class _BaseNetwork(BaseEstimator):
             Validation set for the history and early stopping. Without it,
             ``early_stopping=True`` holds out ``validation_fraction`` of the
             training data (stratified for classifiers).
+        callbacks : list of :class:`shrinkage.training.Callback`, optional
+            Called at the start and end of training and after each batch and
+            epoch; ``on_epoch_end`` may return True to stop.
 
         Returns
         -------
@@ -209,7 +212,7 @@ class _BaseNetwork(BaseEstimator):
         self._updater_, self._penalty_ = self._updater()
         self._updater_shapes_ = [W.shape for W in self.coefs_] + [b.shape for b in self.intercepts_]
         self._rng_ = rng
-        self._run(X, target, validation, self.max_epochs, epoch_offset=0)
+        self._run(X, target, validation, self.max_epochs, epoch_offset=0, callbacks=callbacks)
         if self.stop_reason_ == "max_epochs":
             warnings.warn(
                 f"{type(self).__name__} ran all max_epochs={self.max_epochs} epochs "
@@ -241,7 +244,7 @@ class _BaseNetwork(BaseEstimator):
         self._run(X, target, None, 1, epoch_offset=offset, partial=True, init_updater=new_updater)
         return self
 
-    def _run(self, X, target, validation, epochs, epoch_offset, partial=False, init_updater=True):
+    def _run(self, X, target, validation, epochs, epoch_offset, partial=False, init_updater=True, callbacks=None):
         network = self._network()
         params = network.params
         updater = self._updater_
@@ -265,7 +268,7 @@ class _BaseNetwork(BaseEstimator):
             score=self._score_output if validation is not None else None,
             penalty_value=penalty_value,
             early_stopping=es,
-            callbacks=[_VerboseLog()] if self.verbose else [],
+            callbacks=list(callbacks or []) + ([_VerboseLog()] if self.verbose else []),
             history=self.history_,
             epoch_offset=epoch_offset,
         )

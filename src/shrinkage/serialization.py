@@ -6,7 +6,10 @@ Format (version 1): a NumPy ``.npz`` archive holding
   "version": 1, "estimator": class name, "params": get_params(),
   "arrays": {name: [shape, dtype]}, "attributes": {...}}``;
 * ``coefs_0 .. coefs_{L-1}``, ``intercepts_0 ..``: the weights;
-* ``classes_`` for classifiers (numbers or fixed-width unicode strings).
+* ``classes_`` for classifiers (numbers or fixed-width unicode strings);
+* optionally ``input_mean`` and ``input_scale``: the standardization the
+  command line applied to the training features, so that ``shrinkage
+  predict`` can apply it to raw features.
 
 It is read with ``allow_pickle=False``; every array is checked against the
 header's shapes and dtypes before use. Anything wrong ends in
@@ -25,7 +28,7 @@ import numpy as np
 
 from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
 
-__all__ = ["save", "load", "ModelFileError", "FORMAT_VERSION"]
+__all__ = ["save", "load", "load_with_preprocessing", "ModelFileError", "FORMAT_VERSION"]
 
 FORMAT = "shrinkage-model"
 FORMAT_VERSION = 1
@@ -51,12 +54,19 @@ def _json_params(estimator):
     return params
 
 
-def save(estimator, path):
-    """Write a fitted estimator to ``path`` (atomically: a temporary file, then a rename)."""
+def save(estimator, path, input_mean=None, input_scale=None):
+    """Write a fitted estimator to ``path`` (atomically: a temporary file, then a rename).
+
+    ``input_mean`` / ``input_scale`` (optional) record how raw features are
+    standardized before they reach the estimator.
+    """
     if type(estimator).__name__ not in _ESTIMATORS or not hasattr(estimator, "coefs_"):
         raise TypeError(f"save expects a fitted shrinkage estimator; got {type(estimator).__name__}")
     arrays = {f"coefs_{i}": W for i, W in enumerate(estimator.coefs_)}
     arrays.update({f"intercepts_{i}": b for i, b in enumerate(estimator.intercepts_)})
+    if input_mean is not None:
+        arrays["input_mean"] = np.asarray(input_mean, dtype=np.float64)
+        arrays["input_scale"] = np.asarray(input_scale, dtype=np.float64)
     attributes = {"n_features_in_": int(estimator.n_features_in_), "n_outputs": int(estimator._n_outputs)}
     if hasattr(estimator, "classes_"):
         classes = estimator.classes_
@@ -119,6 +129,11 @@ def _header(path, arrays):
 
 def load(path):
     """Read an estimator written by :func:`save`; raise :class:`ModelFileError` on any problem."""
+    return load_with_preprocessing(path)[0]
+
+
+def load_with_preprocessing(path):
+    """``(estimator, preprocessing)``, where ``preprocessing`` is ``{"mean", "scale"}`` or None."""
     arrays = _read(path)
     header = _header(path, arrays)
     try:
@@ -148,7 +163,13 @@ def load(path):
         estimator.classes_ = classes.astype(object) if attributes.get("classes_was_object") else classes
     else:
         estimator._y_1d = attributes["y_1d"]
-    return estimator
+    preprocessing = None
+    if "input_mean" in arrays:
+        preprocessing = {"mean": arrays["input_mean"], "scale": arrays["input_scale"]}
+        if preprocessing["mean"].shape != (estimator.n_features_in_,) or \
+                preprocessing["scale"].shape != (estimator.n_features_in_,):
+            raise ModelFileError(f"{path}: the standardization does not match the number of features")
+    return estimator, preprocessing
 
 
 def _check_layers(path, coefs, intercepts, attributes):

@@ -1,0 +1,318 @@
+"""The ``shrinkage`` command: study, train, predict, datasets."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """An error to print as one line and exit with status 2."""
+
+
+# -------------------------------------------------------------------- study
+
+
+def _progress(quiet, total_runs, epochs_per_run):
+    """``(on_result, on_epoch, close)``: a rich progress bar on a terminal, log lines otherwise."""
+    if quiet:
+        return None, None, lambda: None
+    if sys.stdout.isatty():
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        runs = bar.add_task("runs", total=total_runs)
+        epochs = bar.add_task("epochs", total=total_runs * epochs_per_run)
+        bar.start()
+        seen = {"epochs": 0}
+
+        def on_result(result):
+            bar.advance(runs)
+            seen["epochs"] += epochs_per_run  # an early stop finishes the run's budget
+            bar.update(epochs, completed=seen["epochs"])
+
+        def on_epoch(n):
+            bar.advance(epochs, n)
+
+        return on_result, on_epoch, bar.stop
+    count = {"done": 0}
+
+    def log(result):
+        count["done"] += 1
+        print(f"[{count['done']}/{total_runs}] {result['config']} seed {result['seed']}: "
+              f"test {100 * result['test_accuracy']:.1f}%, {result['epochs']} epochs, "
+              f"{result['seconds']:.1f}s", flush=True)
+
+    return log, None, lambda: None
+
+
+def cmd_study(args):
+    from .datasets import DataError
+    from .report import render_table, write_outputs
+    from .study import StudyConfigError, prepare_data, run_study, spec_from_toml, summarize, default_spec
+
+    try:
+        spec = spec_from_toml(args.config) if args.config else default_spec()
+    except StudyConfigError as exc:
+        raise CommandError(str(exc)) from None
+    if args.data:
+        spec.data, spec.target = args.data, args.target
+    if args.seeds is not None:
+        spec.seeds = args.seeds
+    if args.epochs is not None:
+        spec.model["max_epochs"] = args.epochs
+    try:
+        dataset, data = prepare_data(spec)
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
+    jobs = args.jobs or os.cpu_count() or 1
+    n_runs = len(spec.configurations) * spec.seeds
+    on_result, on_epoch, close = _progress(args.quiet, n_runs, spec.model["max_epochs"])
+    if not args.quiet and not sys.stdout.isatty():
+        print(f"shrinkage study: {len(spec.configurations)} configurations x {spec.seeds} seeds "
+              f"on {dataset.name}, {jobs} job(s)", flush=True)
+
+    started = time.perf_counter()
+    try:
+        results = run_study(spec, data, jobs=jobs, on_result=on_result, on_epoch=on_epoch if jobs == 1 else None)
+    finally:
+        close()
+    seconds = time.perf_counter() - started
+    rows, best = summarize(spec, results)
+    X_tr, _, X_val, _, X_te, _ = data
+    meta = {"dataset": dataset.name, "dataset_description": dataset.description, "n_train": len(X_tr),
+            "n_val": len(X_val), "n_test": len(X_te), "n_features": dataset.n_features, "seconds": seconds,
+            "jobs": jobs, "version": __version__}
+    paths = write_outputs(args.out, spec, rows, best, results, meta)
+    if not args.quiet:
+        from rich.console import Console
+
+        console = Console() if sys.stdout.isatty() else Console(width=150)
+        render_table(rows, best, console, title=f"shrinkage study on {dataset.name} ({spec.seeds} seeds, "
+                                                  f"{seconds:.0f}s)")
+        for row in rows:
+            console.print(f"• {row['finding']}", highlight=False, markup=False)
+        console.print(f"Report: {paths['report']}  Data: {paths['results']}, {paths['history']}",
+                      highlight=False, markup=False)
+    return 0
+
+
+# -------------------------------------------------------------------- train
+
+
+_TRAIN_FLAGS = {  # flag -> (estimator parameter, type)
+    "hidden": ("hidden_layer_sizes", lambda s: tuple(int(v) for v in s.split(",") if v)),
+    "penalty": ("penalty", lambda s: None if s == "none" else s),
+    "alpha": ("alpha", float),
+    "l1_method": ("l1_method", str),
+    "weight_decay": ("weight_decay", float),
+    "dropout": ("dropout", float),
+    "max_norm": ("max_norm", float),
+    "optimizer": ("optimizer", str),
+    "learning_rate": ("learning_rate", float),
+    "batch_size": ("batch_size", int),
+    "max_epochs": ("max_epochs", int),
+    "random_state": ("random_state", int),
+}
+
+
+def _parse_set(items):
+    params = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CommandError(f"--set expects KEY=VALUE; got {item!r}")
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value  # a bare string such as adam
+    return params
+
+
+def _estimator_from_args(args):
+    from .estimators import LinearClassifier, MLPClassifier
+
+    cls = LinearClassifier if args.model == "linear" else MLPClassifier
+    params = {}
+    for flag, (name, convert) in _TRAIN_FLAGS.items():
+        value = getattr(args, flag)
+        if value is not None:
+            params[name] = convert(value)
+    if args.early_stopping:
+        params["early_stopping"] = True
+    params.update(_parse_set(args.set))
+    valid = cls().get_params()
+    unknown = set(params) - set(valid)
+    if unknown:
+        raise CommandError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}")
+    est = cls(**params)
+    try:
+        est._check_params()
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return est
+
+
+def cmd_train(args):
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .datasets import DataError, load_dataset
+    from .serialization import save
+
+    est = _estimator_from_args(args)
+    try:
+        ds = load_dataset(args.data, target=args.target)
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(ds.X_train, ds.y_train)
+    if not args.quiet:
+        print(f"{type(est).__name__} on {ds.name}: train accuracy {est.score(ds.X_train, ds.y_train):.4f}, "
+              f"test accuracy {est.score(ds.X_test, ds.y_test):.4f}, {est.n_epochs_} epochs "
+              f"({est.stop_reason_})")
+    if args.save:
+        save(est, args.save, input_mean=ds.mean, input_scale=ds.scale)
+        if not args.quiet:
+            print(f"saved {args.save}")
+    return 0
+
+
+# ------------------------------------------------------------------ predict
+
+
+def cmd_predict(args):
+    from .datasets import BUILTIN, DataError, load_dataset, read_features, standardize
+    from .serialization import ModelFileError, load_with_preprocessing
+
+    try:
+        est, prep = load_with_preprocessing(args.model)
+    except (ModelFileError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+    try:
+        if args.data in BUILTIN:  # its test split, standardized as in training
+            ds = load_dataset(args.data)
+            X, y = ds.X_test, ds.y_test
+        else:
+            X, y = read_features(args.data, est.n_features_in_, args.target)
+            X = standardize(X, prep["mean"], prep["scale"]) if prep else X.astype(np.float32)
+    except DataError as exc:
+        raise CommandError(str(exc)) from None
+    pred = est.predict(X)
+    lines = "prediction\n" + "".join(f"{p}\n" for p in pred)
+    if args.out:
+        Path(args.out).write_text(lines)
+    else:
+        sys.stdout.write(lines)
+    if y is not None and hasattr(est, "classes_") and len(y) == len(pred):
+        print(f"accuracy {np.mean(pred.astype(str) == np.asarray(y).astype(str)):.4f} on {len(y)} labelled rows",
+              file=sys.stderr)
+    return 0
+
+
+# ----------------------------------------------------------------- datasets
+
+
+def cmd_datasets(args):
+    from rich.console import Console
+    from rich.table import Table
+
+    from .datasets import describe_builtin
+
+    table = Table(title="Built-in data sets (features standardized with training statistics)")
+    for col in ("name", "train", "test", "features", "classes"):
+        table.add_column(col, justify="left" if col == "name" else "right")
+    for row in describe_builtin():
+        table.add_row(*(str(v) for v in row))
+    Console().print(table)
+    print("Also: a CSV file (--target names the label column, default the last), an .npz with X and y, "
+          "or a folder with CIFAR-10's binary files.")
+    return 0
+
+
+# -------------------------------------------------------------------- parser
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="shrinkage",
+        description="Train linear models and MLPs with L2, L1, elastic net, dropout, max-norm and early "
+                    "stopping, and see what each regularizer does.",
+    )
+    parser.add_argument("--version", action="version", version=f"shrinkage {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    study = sub.add_parser("study", help="train one model under each regularizer and write a report",
+                           description="Train the same MLP under each regularizer, several seeds each; print "
+                                       "a table and write report.html, results.json and history.csv.")
+    study.add_argument("--data", help="built-in data set name or a CSV/.npz path/CIFAR-10 folder (default: mnist1d)")
+    study.add_argument("--target", help="label column of a CSV file (default: the last)")
+    study.add_argument("--config", help="study file in TOML (data, model, configurations)")
+    study.add_argument("--seeds", type=_positive_int, help="seeds per configuration (default: 3)")
+    study.add_argument("--epochs", type=_positive_int, help="override the model's max_epochs (for a quick look)")
+    study.add_argument("--jobs", type=_positive_int, help="worker processes (default: all cores)")
+    study.add_argument("--out", default="shrinkage-study", help="output folder (default: shrinkage-study)")
+    study.add_argument("--quiet", action="store_true", help="print nothing")
+    study.set_defaults(func=cmd_study)
+
+    train = sub.add_parser("train", help="train one model and save it",
+                           description="Train one model on a data set's training split, report train and "
+                                       "test accuracy, and save it.")
+    train.add_argument("--data", required=True, help="built-in data set name or a CSV/.npz path")
+    train.add_argument("--target", help="label column of a CSV file (default: the last)")
+    train.add_argument("--model", choices=["mlp", "linear"], default="mlp")
+    for flag, (name, _) in _TRAIN_FLAGS.items():
+        train.add_argument(f"--{flag.replace('_', '-')}", dest=flag, help=f"estimator parameter {name}")
+    train.add_argument("--early-stopping", action="store_true", help="stop on validation loss")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other estimator parameter")
+    train.add_argument("--save", metavar="MODEL", help="write the fitted model to this file")
+    train.add_argument("--quiet", action="store_true")
+    train.set_defaults(func=cmd_train)
+
+    predict = sub.add_parser("predict", help="predict with a saved model",
+                             description="Predict labels for the rows of a CSV/.npz file (or a built-in data "
+                                         "set's test split) with a model saved by 'shrinkage train'.")
+    predict.add_argument("model", help="model file written by 'shrinkage train --save'")
+    predict.add_argument("--data", required=True, help="CSV/.npz file or built-in data set name")
+    predict.add_argument("--target", help="label column to ignore in a CSV file")
+    predict.add_argument("--out", help="write predictions here instead of standard output")
+    predict.set_defaults(func=cmd_predict)
+
+    datasets = sub.add_parser("datasets", help="list the built-in data sets",
+                              description="List the built-in data sets with their sizes and splits.")
+    datasets.set_defaults(func=cmd_datasets)
+    return parser
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {value}")
+    return value
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CommandError as exc:
+        print(f"shrinkage {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

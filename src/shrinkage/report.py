@@ -1,0 +1,227 @@
+"""The study's outputs: terminal table, report.html, results.json, history.csv.
+
+report.html is one self-contained file: inline CSS, plots as embedded PNG
+(base64 data URIs), no script and no external URL. Every string that comes
+from the user (data path, configuration names, descriptions) is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .study import HIST_EDGES, METRICS
+
+__all__ = ["write_outputs", "render_table", "format_row"]
+
+
+def _pct(stat):
+    return f"{100 * stat['mean']:.1f} ± {100 * stat['std']:.1f}"
+
+
+def format_row(row):
+    """The table's cells for one configuration, as strings."""
+    return [
+        row["config"],
+        _pct(row["test_accuracy"]),
+        _pct(row["train_accuracy"]),
+        _pct(row["gap"]),
+        f"{row['best_val_loss']['mean']:.3f} ± {row['best_val_loss']['std']:.3f}",
+        f"{100 * row['zero_fraction']['mean']:.1f}%",
+        f"{row['epochs']['mean']:.0f}",
+        f"{row['seconds']['mean']:.1f}s",
+    ]
+
+
+COLUMNS = ["configuration", "test acc %", "train acc %", "gap (points)", "best val loss",
+           "zero weights", "epochs", "time/run"]
+
+
+def render_table(rows, best, console=None, title=None):
+    """Print the comparison table with rich; the best configuration is marked with ★."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for i, col in enumerate(COLUMNS):
+        table.add_column(col, justify="left" if i == 0 else "right")
+    for row in rows:
+        cells = format_row(row)
+        if row["config"] == best:
+            cells[0] = f"★ {cells[0]}"
+        table.add_row(*cells, style="bold green" if row["config"] == best else None)
+    (console or Console()).print(table)
+
+
+# --------------------------------------------------------------------- plots
+
+
+def _png(fig):
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _grid(n):
+    import matplotlib.pyplot as plt
+
+    cols = min(3, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.9 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, axes.flat
+
+
+def plot_accuracy(rows, best):
+    import matplotlib.pyplot as plt
+
+    names = [r["config"] for r in rows]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(rows)), 3.6))
+    test = [100 * r["test_accuracy"]["mean"] for r in rows]
+    colors = ["tab:green" if n == best else "tab:blue" for n in names]
+    ax.bar(x, test, yerr=[100 * r["test_accuracy"]["std"] for r in rows], capsize=4, color=colors,
+           label="test (mean ± std over seeds)")
+    ax.plot(x, [100 * r["train_accuracy"]["mean"] for r in rows], "k_", markersize=18, label="train")
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_ylabel("accuracy (%)")
+    low = min(test) - 10
+    ax.set_ylim(max(0, low), 101)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("Test accuracy per configuration")
+    return _png(fig)
+
+
+def plot_learning_curves(spec, results):
+    fig, axes = _grid(len(spec.configurations))
+    for ax, config in zip(axes, spec.configurations):
+        runs = [r for r in results if r["config"] == config.name]
+        for i, r in enumerate(runs):
+            alpha = 1.0 if i == 0 else 0.35
+            ax.plot(r["history"]["loss"], color="tab:blue", alpha=alpha, lw=1, label="train" if i == 0 else None)
+            ax.plot(r["history"]["val_loss"], color="tab:red", alpha=alpha, lw=1,
+                    label="validation" if i == 0 else None)
+            if r["best_epoch"] is not None and r["stop_reason"] != "max_epochs":
+                ax.axvline(r["epochs"] - 1, color="gray", ls=":", lw=1)
+        ax.set_yscale("log")
+        ax.set_title(config.name, fontsize=10)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7)
+    fig.suptitle("Training loss (with penalty) and validation loss; seed 0 solid, other seeds faint", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def plot_weight_histograms(spec, results):
+    fig, axes = _grid(len(spec.configurations))
+    centers = (HIST_EDGES[:-1] + HIST_EDGES[1:]) / 2
+    width = HIST_EDGES[1] - HIST_EDGES[0]
+    for ax, config in zip(axes, spec.configurations):
+        hist = next(r for r in results if r["config"] == config.name)["weight_histogram"]
+        total = hist["zeros"] + sum(hist["counts"])
+        ax.bar(centers, np.array(hist["counts"]) / total, width=width, color="tab:blue")
+        ax.bar([HIST_EDGES[0] - 1.0], [hist["zeros"] / total], width=width * 2, color="tab:red")
+        ax.set_xticks([HIST_EDGES[0] - 1.0, -6, -4, -2, 0], ["= 0", "1e-6", "1e-4", "0.01", "1"], fontsize=7)
+        ax.set_title(f"{config.name}: {100 * hist['zeros'] / total:.1f}% exactly zero", fontsize=10)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("|weight| distribution (seed 0); red bar: weights exactly zero", fontsize=10)
+    fig.tight_layout()
+    return _png(fig)
+
+
+# ---------------------------------------------------------------------- html
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
+th:first-child, td:first-child { text-align: left; }
+tr.best { background: #e6f4ea; font-weight: bold; }
+img { max-width: 100%; }
+code { background: #f4f4f4; padding: 0 3px; }
+"""
+
+
+def render_html(spec, rows, best, results, meta):
+    e = html.escape
+    header_cells = "".join(f"<th>{e(c)}</th>" for c in COLUMNS)
+    body = []
+    for row in rows:
+        cells = format_row(row)
+        mark = "★ " if row["config"] == best else ""
+        tds = f"<td>{mark}{e(cells[0])}</td>" + "".join(f"<td>{e(c)}</td>" for c in cells[1:])
+        cls = ' class="best"' if row["config"] == best else ""
+        body.append(f"<tr{cls}>{tds}</tr>")
+    findings = "".join(f"<li>{e(row['finding'])}</li>" for row in rows)
+    configs = "".join(
+        f"<li><code>{e(c.name)}</code>: {e(c.description)} <code>{e(json.dumps(c.params))}</code></li>"
+        for c in spec.configurations
+    )
+    model = e(json.dumps(spec.to_dict()["model"]))
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>shrinkage study: {e(spec.data)}</title><style>{_CSS}</style></head>
+<body>
+<h1>What each regularizer did on {e(meta['dataset'])}</h1>
+<p>{e(meta['dataset_description'])}: {meta['n_train']} training, {meta['n_val']} validation and
+{meta['n_test']} test examples, {meta['n_features']} features. Model: <code>{model}</code>.
+{spec.seeds} seed(s) per configuration; mean ± standard deviation over seeds. Total time {meta['seconds']:.0f} s.</p>
+<h2>Results</h2>
+<table><tr>{header_cells}</tr>{''.join(body)}</table>
+<p>★ best mean test accuracy. The gap is train accuracy minus test accuracy. Best validation loss is the
+lowest data loss on the validation split over the epochs run.</p>
+<h2>What each configuration did</h2>
+<ul>{findings}</ul>
+<h2>Test accuracy</h2>
+<img alt="test accuracy per configuration" src="data:image/png;base64,{meta['plots']['accuracy']}">
+<h2>Learning curves</h2>
+<img alt="training and validation loss per configuration" src="data:image/png;base64,{meta['plots']['curves']}">
+<h2>Weight magnitudes</h2>
+<img alt="histograms of weight magnitudes" src="data:image/png;base64,{meta['plots']['weights']}">
+<h2>Configurations</h2>
+<ul>{configs}</ul>
+<p>Generated by shrinkage {e(meta['version'])}. The numbers behind this page are in results.json and history.csv.</p>
+</body>
+</html>
+"""
+
+
+def write_outputs(out_dir, spec, rows, best, results, meta):
+    """Write report.html, results.json and history.csv into ``out_dir``; return their paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = dict(meta)
+    meta["plots"] = {
+        "accuracy": plot_accuracy(rows, best),
+        "curves": plot_learning_curves(spec, results),
+        "weights": plot_weight_histograms(spec, results),
+    }
+    paths = {"report": out / "report.html", "results": out / "results.json", "history": out / "history.csv"}
+    paths["report"].write_text(render_html(spec, rows, best, results, meta), encoding="utf-8")
+    public_meta = {k: v for k, v in meta.items() if k != "plots"}
+    payload = {"meta": public_meta, "spec": spec.to_dict(), "best": best, "summary": rows, "runs": results,
+               "weight_histogram_edges_log10": HIST_EDGES.tolist(), "metrics": list(METRICS)}
+    paths["results"].write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    with open(paths["history"], "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        keys = ["loss", "val_loss", "val_score", "time"]
+        writer.writerow(["config", "seed", "epoch", *keys])
+        for r in results:
+            h = r["history"]
+            for epoch in range(len(h["loss"])):
+                writer.writerow([r["config"], r["seed"], epoch, *(h.get(k, [None] * (epoch + 1))[epoch] for k in keys)])
+    return paths

@@ -1,0 +1,350 @@
+"""The comparison study: the same model under each regularizer, several seeds each.
+
+:func:`run_study` trains every (configuration, seed) pair, in parallel
+processes when asked, and returns plain dicts; :func:`summarize` turns them
+into per-configuration statistics and one sentence per configuration saying
+what it did relative to no regularization. Every run limits BLAS to one thread,
+so ``--jobs 2`` and ``--jobs 1`` compute exactly the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import tomllib
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+
+from .datasets import load_dataset
+from .estimators import MLPClassifier
+from .training import Callback
+
+__all__ = ["Configuration", "StudySpec", "default_spec", "spec_from_toml", "run_study", "summarize"]
+
+
+@dataclass
+class Configuration:
+    name: str
+    params: dict
+    description: str = ""
+
+
+DEFAULT_MODEL = {
+    "hidden_layer_sizes": (256, 256),
+    "optimizer": "adam",
+    "learning_rate": 1e-3,
+    "batch_size": 128,
+    "max_epochs": 200,
+}
+
+DEFAULT_CONFIGURATIONS = [
+    Configuration("none", {"penalty": None}, "no regularization"),
+    Configuration("l2", {"penalty": "l2", "alpha": 1e-3}, "coupled L2, alpha=1e-3"),
+    Configuration("l1", {"penalty": "l1", "alpha": 1e-4, "l1_method": "proximal"}, "proximal L1, alpha=1e-4"),
+    Configuration("elasticnet", {"penalty": "elasticnet", "alpha": 3e-4, "l1_ratio": 0.5},
+                  "elastic net, alpha=3e-4, l1_ratio=0.5"),
+    Configuration("weight_decay", {"penalty": None, "weight_decay": 0.5}, "decoupled weight decay 0.5 (AdamW)"),
+    Configuration("dropout", {"penalty": None, "dropout": 0.5}, "dropout p=0.5 on hidden units"),
+    Configuration("dropout_maxnorm", {"penalty": None, "dropout": 0.5, "max_norm": 2.0, "learning_rate": 3e-3},
+                  "dropout p=0.5 with max-norm 2, which allows a 3x larger learning rate (Srivastava et al. 2014)"),
+    Configuration("early_stopping", {"penalty": None, "early_stopping": True, "patience": 20},
+                  "early stopping on validation loss, patience 20"),
+    Configuration("dropout_l2", {"penalty": "l2", "alpha": 1e-3, "dropout": 0.5}, "dropout p=0.5 and L2 1e-3"),
+]
+
+
+@dataclass
+class StudySpec:
+    data: str = "mnist1d"
+    target: str | None = None
+    model: dict = field(default_factory=lambda: dict(DEFAULT_MODEL))
+    configurations: list = field(default_factory=lambda: list(DEFAULT_CONFIGURATIONS))
+    seeds: int = 3
+    validation_fraction: float = 0.1
+
+    def to_dict(self):
+        return {
+            "data": self.data,
+            "target": self.target,
+            "model": {k: list(v) if isinstance(v, tuple) else v for k, v in self.model.items()},
+            "configurations": [{"name": c.name, "description": c.description, "params": c.params}
+                               for c in self.configurations],
+            "seeds": self.seeds,
+            "validation_fraction": self.validation_fraction,
+        }
+
+
+def default_spec():
+    return StudySpec()
+
+
+class StudyConfigError(ValueError):
+    """A study file or setting that cannot be used."""
+
+
+_ESTIMATOR_PARAMS = set(MLPClassifier().get_params())
+_RUN_OWNED = {"random_state", "verbose"}
+
+
+def _check_params(source, params):
+    unknown = set(params) - _ESTIMATOR_PARAMS
+    if unknown:
+        raise StudyConfigError(f"{source}: unknown parameter(s) {sorted(unknown)}; "
+                               f"MLPClassifier takes {sorted(_ESTIMATOR_PARAMS - _RUN_OWNED)}")
+    owned = set(params) & _RUN_OWNED
+    if owned:
+        raise StudyConfigError(f"{source}: {sorted(owned)} are set by the study (seeds, --quiet)")
+    clean = {}
+    for key, value in params.items():
+        if value == "none":  # TOML has no null
+            value = None
+        if key == "hidden_layer_sizes" and isinstance(value, list):
+            value = tuple(value)
+        clean[key] = value
+    try:  # fail now, naming the parameter, not in the middle of the study
+        MLPClassifier(**{**DEFAULT_MODEL, **clean})._check_params()
+    except ValueError as exc:
+        raise StudyConfigError(f"{source}: {exc}") from None
+    return clean
+
+
+def spec_from_toml(path):
+    """Read a study file::
+
+        data = "digits"          # a built-in name or a path
+        seeds = 2
+        [model]                   # MLPClassifier parameters shared by every configuration
+        hidden_layer_sizes = [64]
+        max_epochs = 50
+        [[configuration]]
+        name = "none"
+        penalty = "none"          # "none" stands for None
+        [[configuration]]
+        name = "dropout"
+        dropout = 0.3
+    """
+    try:
+        with open(path, "rb") as handle:
+            raw = tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise StudyConfigError(f"{path}: cannot read the study file ({exc})") from None
+    allowed = {"data", "target", "seeds", "validation_fraction", "model", "configuration"}
+    if set(raw) - allowed:
+        raise StudyConfigError(f"{path}: unknown key(s) {sorted(set(raw) - allowed)}; expected {sorted(allowed)}")
+    spec = StudySpec()
+    spec.data = raw.get("data", spec.data)
+    spec.target = raw.get("target")
+    spec.seeds = raw.get("seeds", spec.seeds)
+    spec.validation_fraction = raw.get("validation_fraction", spec.validation_fraction)
+    spec.model = {**DEFAULT_MODEL, **_check_params(f"{path} [model]", raw.get("model", {}))}
+    if "configuration" in raw:
+        configs = []
+        for i, entry in enumerate(raw["configuration"]):
+            entry = dict(entry)
+            name = entry.pop("name", None)
+            if not isinstance(name, str) or not name:
+                raise StudyConfigError(f"{path}: configuration {i + 1} needs a name")
+            description = entry.pop("description", "")
+            configs.append(Configuration(name, _check_params(f"{path} [{name}]", entry), description))
+        names = [c.name for c in configs]
+        if len(set(names)) != len(names) or not configs:
+            raise StudyConfigError(f"{path}: configuration names must be unique and at least one; got {names}")
+        spec.configurations = configs
+    if not (isinstance(spec.seeds, int) and spec.seeds >= 1):
+        raise StudyConfigError(f"{path}: seeds must be an int >= 1; got {spec.seeds!r}")
+    return spec
+
+
+# ------------------------------------------------------------------- running
+
+
+def _zero_fraction(coefs):
+    return float(np.mean(np.concatenate([W.ravel() for W in coefs]) == 0))
+
+
+HIST_EDGES = np.linspace(-8, 1, 37)  # log10 |w| bins; exact zeros are counted apart
+
+
+def _weight_histogram(coefs):
+    w = np.abs(np.concatenate([W.ravel() for W in coefs]))
+    nonzero = w[w > 0]
+    counts, _ = np.histogram(np.log10(np.clip(nonzero, 1e-8, 10)), bins=HIST_EDGES)
+    return {"zeros": int(np.sum(w == 0)), "counts": counts.tolist()}
+
+
+class _EpochTicker(Callback):
+    def __init__(self, tick):
+        self.tick = tick
+
+    def on_epoch_end(self, epoch, logs):
+        self.tick(1)
+
+
+def run_one(model, config, seed, data, tick=None):
+    """Train one (configuration, seed) pair; return a JSON-ready dict."""
+    from threadpoolctl import threadpool_limits
+
+    X_tr, y_tr, X_val, y_val, X_te, y_te = data
+    params = {**model, **config.params, "random_state": seed}
+    est = MLPClassifier(**params)
+    started = time.perf_counter()
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        callbacks = [_EpochTicker(tick)] if tick is not None else None
+        est.fit(X_tr, y_tr, validation_data=(X_val, y_val), callbacks=callbacks)
+    seconds = time.perf_counter() - started
+    train_acc, test_acc = est.score(X_tr, y_tr), est.score(X_te, y_te)
+    hidden_norms = np.concatenate([np.linalg.norm(W, axis=0) for W in est.coefs_[:-1]] or [np.zeros(0)])
+    max_norm = params.get("max_norm")
+    history = {k: [float(v) for v in vals] for k, vals in est.history_.items()}
+    return {
+        "config": config.name,
+        "seed": seed,
+        "test_accuracy": float(test_acc),
+        "train_accuracy": float(train_acc),
+        "gap": float(train_acc - test_acc),
+        "best_val_loss": float(np.nanmin(history["val_loss"])),
+        "zero_fraction": _zero_fraction(est.coefs_),
+        "max_hidden_norm": float(hidden_norms.max()) if hidden_norms.size else None,
+        "at_max_norm": float(np.mean(hidden_norms >= 0.999 * max_norm)) if max_norm and hidden_norms.size else None,
+        "epochs": int(est.n_epochs_),
+        "best_epoch": est.best_epoch_,
+        "stop_reason": est.stop_reason_,
+        "seconds": seconds,
+        "history": history,
+        "weight_histogram": _weight_histogram(est.coefs_),
+    }
+
+
+def prepare_data(spec):
+    """Load the data set and hold out a fixed, stratified validation split (seed 0)."""
+    ds = load_dataset(spec.data, target=spec.target)
+    X_tr, X_val, y_tr, y_val = train_test_split(
+        ds.X_train, ds.y_train, test_size=spec.validation_fraction, stratify=ds.y_train, random_state=0
+    )
+    return ds, (X_tr, y_tr, X_val, y_val, ds.X_test, ds.y_test)
+
+
+def run_study(spec, data, jobs=1, on_result=None, on_epoch=None):
+    """Train every (configuration, seed); ``on_result(result)`` is called as each run ends.
+
+    With ``jobs > 1`` the runs go to that many worker processes (joblib).
+    ``on_epoch(n)`` reports finished epochs (only with ``jobs=1``).
+    """
+    from joblib import Parallel, delayed
+
+    tasks = [(c, seed) for c in spec.configurations for seed in range(spec.seeds)]
+    results = []
+    if jobs == 1:
+        for config, seed in tasks:
+            result = run_one(spec.model, config, seed, data, tick=on_epoch)
+            results.append(result)
+            if on_result:
+                on_result(result)
+    else:
+        runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
+        for result in runner(delayed(run_one)(spec.model, c, s, data) for c, s in tasks):
+            results.append(result)
+            if on_result:
+                on_result(result)
+    order = {(c.name, s): i for i, (c, s) in enumerate(tasks)}
+    return sorted(results, key=lambda r: order[(r["config"], r["seed"])])
+
+
+# ----------------------------------------------------------------- summaries
+
+METRICS = ("test_accuracy", "train_accuracy", "gap", "best_val_loss", "zero_fraction", "epochs", "seconds")
+
+
+def summarize(spec, results):
+    """Per configuration: mean and std of every metric, and a sentence of what it did."""
+    rows = []
+    for config in spec.configurations:
+        runs = [r for r in results if r["config"] == config.name]
+        row = {"config": config.name, "description": config.description, "n_runs": len(runs)}
+        for metric in METRICS:
+            values = np.array([r[metric] for r in runs], dtype=float)
+            row[metric] = {"mean": float(values.mean()), "std": float(values.std())}
+        rows.append(row)
+    best = max(rows, key=lambda r: r["test_accuracy"]["mean"])["config"]
+    baseline = next((r for r in rows if r["config"] == "none"), rows[0])
+    for row in rows:
+        row["finding"] = _finding(row, baseline, results)
+    return rows, best
+
+
+def _points(x):
+    return f"{100 * x:.1f}"
+
+
+def _finding(row, base, results):
+    name = row["config"]
+    acc, gap = row["test_accuracy"], row["gap"]
+    if row is base:
+        return (f"Baseline: test accuracy {_points(acc['mean'])}% with train accuracy "
+                f"{_points(row['train_accuracy']['mean'])}%, a train-test gap of {_points(gap['mean'])} points.")
+    delta = acc["mean"] - base["test_accuracy"]["mean"]
+    noise = math.hypot(acc["std"], base["test_accuracy"]["std"])
+    if row["n_runs"] > 1 and abs(delta) <= noise:
+        parts = [f"changed test accuracy by {delta * 100:+.1f} points, within seed-to-seed noise "
+                 f"(±{noise * 100:.1f})"]
+    else:
+        verb = "raised" if delta > 0 else "lowered"
+        parts = [f"{verb} test accuracy by {abs(delta) * 100:.1f} points "
+                 f"({_points(base['test_accuracy']['mean'])}% → {_points(acc['mean'])}%)"]
+    gap_delta = gap["mean"] - base["gap"]["mean"]
+    if abs(gap_delta) > 0.01:
+        verb = "narrowed" if gap_delta < 0 else "widened"
+        parts.append(f"{verb} the train-test gap from {_points(base['gap']['mean'])} to {_points(gap['mean'])} points")
+    zeros = row["zero_fraction"]["mean"]
+    if zeros > 0.01:
+        parts.append(f"set {zeros * 100:.0f}% of the weights exactly to zero")
+    sentence = f"{name}: " + "; ".join(parts) + "."
+    sentence += _max_norm_note(name, results)
+    stops = _early_stop_note(name, base["config"], results)
+    return sentence + (" " + stops if stops else "")
+
+
+def _max_norm_note(name, results):
+    runs = [r for r in results if r["config"] == name and r.get("at_max_norm") is not None]
+    if not runs:
+        return ""
+    held = np.mean([r["at_max_norm"] for r in runs])
+    if held == 0:
+        largest = max(r["max_hidden_norm"] for r in runs)
+        return f" Max-norm never bound: the largest hidden-unit norm was {largest:.2f}."
+    return f" Max-norm held {held * 100:.0f}% of the hidden units at the bound at the end of training."
+
+
+def _early_stop_note(name, base_name, results):
+    runs = [r for r in results if r["config"] == name and r["stop_reason"] not in ("max_epochs", None)]
+    if not runs:
+        return ""
+    stopped = sorted(r["epochs"] - 1 for r in runs)
+    span = f"epoch {stopped[0]}" if stopped[0] == stopped[-1] else f"epochs {stopped[0]}–{stopped[-1]}"
+    note = f"Training stopped at {span} ({runs[0]['stop_reason']})"
+    # Was validation accuracy still rising? Look at the unregularized runs with the same seeds,
+    # which kept training past the stopping point.
+    rising = []
+    for r in runs:
+        base = next((b for b in results if b["config"] == base_name and b["seed"] == r["seed"]), None)
+        if base is None or "val_score" not in base["history"]:
+            continue
+        scores = base["history"]["val_score"]
+        stop = r["epochs"] - 1
+        if stop + 1 < len(scores):
+            later_best = int(np.argmax(scores[stop:])) + stop
+            if scores[later_best] > scores[stop] + 0.005:
+                rising.append((scores[stop], scores[later_best], later_best))
+    if rising and len(rising) * 2 >= len(runs):
+        a = np.mean([x[0] for x in rising])
+        b = np.mean([x[1] for x in rising])
+        last = int(np.median([x[2] for x in rising]))
+        note += (f" while validation accuracy was still rising: without regularization it went on from "
+                 f"{_points(a)}% to {_points(b)}% (around epoch {last}) even as validation loss rose, "
+                 f"so stopping on validation loss ended training too early")
+    return note + "."

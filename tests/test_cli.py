@@ -1,0 +1,160 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from shrinkage import load
+from shrinkage.cli import main
+from shrinkage.datasets import load_dataset, read_features, standardize
+
+
+def shrinkage(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "shrinkage", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+def test_help_lists_every_command():
+    out = shrinkage("--help")
+    assert out.returncode == 0
+    for command in ("study", "train", "predict", "datasets"):
+        assert command in out.stdout
+        sub = shrinkage(command, "--help")
+        assert sub.returncode == 0 and "usage: shrinkage " + command in sub.stdout
+
+
+def test_reduced_default_study_end_to_end(tmp_path):
+    out = shrinkage("study", "--epochs", "2", "--seeds", "1", "--jobs", "1", "--out", str(tmp_path / "o"))
+    assert out.returncode == 0, out.stderr
+    for name in ("none", "l2", "l1", "elasticnet", "weight_decay", "dropout", "dropout_maxnorm",
+                 "early_stopping", "dropout_l2"):
+        assert name in out.stdout
+    assert "★" in out.stdout and "test acc" in out.stdout
+    for file in ("report.html", "results.json", "history.csv"):
+        assert (tmp_path / "o" / file).stat().st_size > 0
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert len(results["runs"]) == 9 and results["meta"]["dataset"] == "mnist1d"
+    assert len((tmp_path / "o" / "history.csv").read_text().splitlines()) == 1 + 9 * 2
+
+
+def test_quiet_prints_nothing(tmp_path):
+    config = tmp_path / "s.toml"
+    config.write_text('data = "wine"\nseeds = 1\n[model]\nhidden_layer_sizes = [8]\nmax_epochs = 2\n'
+                      '[[configuration]]\nname = "none"\npenalty = "none"\n')
+    out = shrinkage("study", "--config", str(config), "--quiet", "--jobs", "1", "--out", str(tmp_path / "o"))
+    assert out.returncode == 0 and out.stdout == "" and out.stderr == ""
+
+
+SMALL_STUDY = """
+data = "digits"
+seeds = 2
+[model]
+hidden_layer_sizes = [32]
+max_epochs = 6
+batch_size = 64
+[[configuration]]
+name = "none"
+penalty = "none"
+[[configuration]]
+name = "l1"
+penalty = "l1"
+alpha = 1e-3
+[[configuration]]
+name = "dropout"
+penalty = "none"
+dropout = 0.3
+"""
+
+
+def strip_times(results):
+    runs = results["runs"]
+    for r in runs:
+        r.pop("seconds")
+        r["history"].pop("time")
+    return runs
+
+
+def test_jobs_2_gives_the_same_numbers_as_jobs_1(tmp_path):
+    config = tmp_path / "s.toml"
+    config.write_text(SMALL_STUDY)
+    runs = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}"
+        assert main(["study", "--config", str(config), "--jobs", jobs, "--out", str(out), "--quiet"]) == 0
+        runs[jobs] = strip_times(json.loads((out / "results.json").read_text()))
+    assert runs["1"] == runs["2"]
+
+
+def test_study_file_errors_name_the_problem(tmp_path, capsys):
+    config = tmp_path / "s.toml"
+    config.write_text('[[configuration]]\nname = "x"\ndropuot = 0.5\n')
+    assert main(["study", "--config", str(config), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown parameter(s) ['dropuot']" in err and str(config) in err
+    config.write_text('[[configuration]]\nname = "x"\ndropout = 1.5\n')
+    assert main(["study", "--config", str(config), "--quiet"]) == 2
+    assert "dropout must be a float in [0, 1); got 1.5" in capsys.readouterr().err
+
+
+def test_bad_data_file_exits_2_with_one_line(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("a,b,y\n1,2,0\n3,4,0\n")
+    out = shrinkage("study", "--data", str(path), "--out", str(tmp_path / "o"))
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and str(path) in out.stderr and "only one class" in out.stderr
+
+
+def test_train_then_predict_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)) * [1, 10, 100, 0.1] + 5
+    y = np.where(X[:, 0] + X[:, 1] / 10 > 5.5, "yes", "no")
+    csv = tmp_path / "data.csv"
+    csv.write_text("a,b,c,d,label\n" + "".join(f"{','.join(map(str, r))},{t}\n" for r, t in zip(X, y)))
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", str(csv), "--hidden", "16", "--max-epochs", "30", "--random-state", "0",
+                 "--penalty", "l1", "--alpha", "1e-4", "--set", "dropout=0.1", "--save", str(model),
+                 "--quiet"]) == 0
+    out = tmp_path / "pred.csv"
+    assert main(["predict", str(model), "--data", str(csv), "--out", str(out)]) == 0
+    predicted = out.read_text().split()[1:]
+    # the model in memory, trained the same way
+    from shrinkage import MLPClassifier
+
+    ds = load_dataset(str(csv))
+    clf = MLPClassifier(hidden_layer_sizes=(16,), max_epochs=30, random_state=0, penalty="l1", alpha=1e-4,
+                        dropout=0.1).fit(ds.X_train, ds.y_train)
+    raw, _ = read_features(str(csv), 4)
+    expected = clf.predict(standardize(raw, ds.mean, ds.scale))
+    assert predicted == list(expected)
+    loaded = load(model)
+    np.testing.assert_array_equal(loaded.coefs_[0], clf.coefs_[0])
+
+
+def test_predict_on_builtin_test_split_and_stdout(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", "wine", "--model", "linear", "--max-epochs", "20", "--save", str(model)]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert main(["predict", str(model), "--data", "wine"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[0] == "prediction" and len(captured.out.splitlines()) == 90
+    assert "accuracy" in captured.err
+
+
+@pytest.mark.parametrize(
+    "argv,problem",
+    [
+        (["train", "--data", "wine", "--set", "dropuot=0.1"], "MLPClassifier has no parameter(s) ['dropuot']"),
+        (["train", "--data", "wine", "--alpha", "-1"], "alpha must be a float in [0, inf); got -1.0"),
+        (["predict", "no-such-model.npz", "--data", "wine"], "no-such-model.npz"),
+    ],
+)
+def test_command_errors(capsys, argv, problem):
+    assert main(argv) == 2
+    assert problem in capsys.readouterr().err
+
+
+def test_datasets_command(capsys):
+    assert main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    assert "mnist1d" in out and "4000" in out and "breast_cancer" in out

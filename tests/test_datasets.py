@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+
+from shrinkage.datasets import BUILTIN, CIFAR_RECORD, DataError, describe_builtin, load_dataset, read_features
+
+
+@pytest.mark.parametrize("name,n_train,n_test,n_features,n_classes", describe_builtin())
+def test_builtin_shapes_split_and_standardization(name, n_train, n_test, n_features, n_classes):
+    ds = load_dataset(name)
+    assert ds.X_train.shape == (n_train, n_features) and ds.X_test.shape == (n_test, n_features)
+    assert ds.X_train.dtype == np.float32 and ds.X_test.dtype == np.float32
+    assert len(np.unique(ds.y_train)) == n_classes
+    varying = ds.X_train.std(axis=0) > 0
+    np.testing.assert_allclose(ds.X_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(ds.X_train.std(axis=0)[varying], 1, rtol=1e-4)
+    again = load_dataset(name)
+    np.testing.assert_array_equal(ds.X_test, again.X_test)  # the split is fixed
+
+
+def test_builtin_names_are_documented():
+    assert set(BUILTIN) == {row[0] for row in describe_builtin()}
+
+
+def test_mnist1d_keeps_the_global_numpy_random_state():
+    load_dataset.__globals__["_mnist1d_arrays"].cache_clear()
+    np.random.seed(123)
+    expected = np.random.random(3)
+    np.random.seed(123)
+    load_dataset("mnist1d")
+    np.testing.assert_array_equal(np.random.random(3), expected)
+
+
+def write_cifar(path, labels, rng):
+    pixels = rng.integers(0, 256, size=(len(labels), CIFAR_RECORD - 1), dtype=np.uint8)
+    records = np.concatenate([np.array(labels, dtype=np.uint8)[:, None], pixels], axis=1)
+    records.tofile(path)
+    return pixels
+
+
+def test_cifar10_binary_format(tmp_path):
+    rng = np.random.default_rng(0)
+    p1 = write_cifar(tmp_path / "data_batch_1.bin", [0, 1, 2, 3], rng)
+    p2 = write_cifar(tmp_path / "data_batch_2.bin", [4, 5, 6, 9], rng)
+    pt = write_cifar(tmp_path / "test_batch.bin", [7, 8], rng)
+    ds = load_dataset(str(tmp_path))
+    assert ds.X_train.shape == (8, 3072) and ds.X_test.shape == (2, 3072)
+    np.testing.assert_array_equal(ds.y_train, [0, 1, 2, 3, 4, 5, 6, 9])
+    np.testing.assert_array_equal(ds.y_test, [7, 8])
+    raw = np.concatenate([p1, p2]).astype(np.float64) / 255
+    mean, std = raw.mean(0), raw.std(0)
+    std[std == 0] = 1
+    np.testing.assert_allclose(ds.X_test, (pt / 255 - mean) / std, rtol=1e-5, atol=1e-5)
+
+
+def test_cifar10_truncated_file_is_a_clear_error(tmp_path):
+    write_cifar(tmp_path / "data_batch_1.bin", [0, 1], np.random.default_rng(0))
+    (tmp_path / "test_batch.bin").write_bytes(b"\x01" * 100)
+    with pytest.raises(DataError, match=r"test_batch.bin: size 100 bytes is not a multiple"):
+        load_dataset(str(tmp_path))
+
+
+def write_csv(path, text):
+    path.write_text(text)
+    return str(path)
+
+
+def test_csv_with_named_string_target(tmp_path):
+    rows = "\n".join(f"{i},{i % 3 * 1.5},{'ab'[i % 2]}" for i in range(40))
+    path = write_csv(tmp_path / "d.csv", "a,b,label\n" + rows + "\n")
+    ds = load_dataset(path, target="label")
+    assert ds.X_train.shape == (32, 2) and set(ds.y_train) == {"a", "b"}
+    ds2 = load_dataset(path)  # default: the last column
+    assert set(ds2.y_test) == {"a", "b"}
+
+
+@pytest.mark.parametrize(
+    "content,target,problem",
+    [
+        ("a,b,y\n1,2,0\n3,4,1\n", "label", "no target column 'label'"),
+        ("a,b,y\n1,x,0\n3,4,1\n", None, "non-numeric feature value"),
+        ("a,b,y\n1,nan,0\n3,4,1\n", None, "features contain NaN or infinity"),
+        ("a,b,y\n1,2,0\n3,4,0\n", None, "only one class"),
+        ("a,b,y\n1,2\n3,4,0\n", None, "line 2 has a different number of fields"),
+        ("a,b,y\n", None, "expected a header row and at least one data row"),
+    ],
+)
+def test_bad_csv_is_one_line_naming_file_and_problem(tmp_path, content, target, problem):
+    path = write_csv(tmp_path / "bad.csv", content)
+    with pytest.raises(DataError) as info:
+        load_dataset(path, target=target)
+    message = str(info.value)
+    assert message.startswith(path) and problem in message and "\n" not in message
+
+
+def test_npz_inputs(tmp_path):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 3)), np.repeat([0, 1], 25)
+    np.savez(tmp_path / "a.npz", X=X, y=y)
+    assert load_dataset(str(tmp_path / "a.npz")).X_train.shape == (40, 3)
+    np.savez(tmp_path / "b.npz", X=X, y=y, X_test=X[:5], y_test=y[:5])
+    ds = load_dataset(str(tmp_path / "b.npz"))
+    assert ds.X_train.shape == (50, 3) and ds.X_test.shape == (5, 3)
+
+
+@pytest.mark.parametrize(
+    "arrays,problem",
+    [
+        (dict(X=np.ones((4, 2))), "missing array 'y'"),
+        (dict(X=np.array([["a", "b"], ["c", "d"]]), y=np.array([0, 1])), "array 'X' is not numeric"),
+        (dict(X=np.array([[1.0, np.inf], [0, 1]]), y=np.array([0, 1])), "NaN or infinity"),
+        (dict(X=np.ones((4, 2)), y=np.zeros(4)), "only one class"),
+        (dict(X=np.array([[1, 2], [3, 4]], dtype=object), y=np.array([0, 1])), "not a readable .npz without pickle"),
+    ],
+)
+def test_bad_npz(tmp_path, arrays, problem):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    with pytest.raises(DataError, match=problem) as info:
+        load_dataset(str(path))
+    assert str(info.value).startswith(str(path))
+
+
+def test_unknown_name_and_extension(tmp_path):
+    with pytest.raises(DataError, match="not a built-in data set"):
+        load_dataset("mnist")
+    (tmp_path / "x.txt").write_text("1")
+    with pytest.raises(DataError, match="unknown file type '.txt'"):
+        load_dataset(str(tmp_path / "x.txt"))
+
+
+def test_read_features_with_and_without_the_label_column(tmp_path):
+    path = write_csv(tmp_path / "p.csv", "a,b,y\n1,2,0\n3,4,1\n")
+    X, y = read_features(path, n_features=2)
+    assert X.shape == (2, 2) and list(y) == [0, 1]
+    path = write_csv(tmp_path / "q.csv", "a,b\n1,2\n3,4\n")
+    X, y = read_features(path, n_features=2)
+    assert X.shape == (2, 2) and y is None
+    with pytest.raises(DataError, match="the model expects 3 features"):
+        read_features(path, n_features=3)

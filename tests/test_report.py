@@ -1,0 +1,86 @@
+import base64
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from shrinkage.report import write_outputs
+from shrinkage.study import Configuration, StudySpec, prepare_data, run_study, summarize
+
+VOID = {"meta", "img", "br", "hr", "link", "input"}
+EVIL = '<script>alert("x")</script>&'
+
+
+class TagChecker(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.stack, self.errors, self.images, self.urls = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs)
+        for name in ("src", "href"):
+            if name in attrs:
+                self.urls.append(attrs[name])
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    spec = StudySpec(
+        data="wine",
+        model={"hidden_layer_sizes": (8,), "max_epochs": 25, "batch_size": 16, "learning_rate": 0.01},
+        configurations=[
+            Configuration("none", {"penalty": None}, "plain"),
+            Configuration(EVIL, {"penalty": "l1", "alpha": 0.05}, EVIL),
+            Configuration("stop", {"penalty": None, "early_stopping": True, "patience": 0, "min_delta": 0.5}, "early stop"),
+            Configuration("mn", {"penalty": None, "max_norm": 0.5}, "max-norm"),
+        ],
+        seeds=2,
+    )
+    dataset, data = prepare_data(spec)
+    results = run_study(spec, data)
+    rows, best = summarize(spec, results)
+    meta = {"dataset": dataset.name, "dataset_description": EVIL, "n_train": 1, "n_val": 1, "n_test": 1,
+            "n_features": 13, "seconds": 1.0, "jobs": 1, "version": "test"}
+    paths = write_outputs(tmp_path_factory.mktemp("out"), spec, rows, best, results, meta)
+    return paths["report"].read_text(), rows
+
+
+def test_report_is_valid_self_contained_html(report):
+    text, _ = report
+    checker = TagChecker()
+    checker.feed(text)
+    checker.close()
+    assert text.startswith("<!DOCTYPE html>") and not checker.errors and not checker.stack
+    assert len(checker.images) == 3
+    for url in checker.urls:
+        assert url.startswith("data:image/png;base64,")
+        assert base64.b64decode(url.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    without_images = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text)
+    assert not re.search(r"(https?:|ftp:)?//[a-z0-9]", without_images, re.I)
+    assert "<script" not in text.lower()
+
+
+def test_report_escapes_user_strings(report):
+    text, _ = report
+    assert EVIL not in text
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;" in text
+
+
+def test_report_has_table_findings_and_plots(report):
+    text, rows = report
+    for title in ("Test accuracy", "Learning curves", "Weight magnitudes", "What each configuration did"):
+        assert title in text
+    assert "★" in text
+    assert all(row["finding"] for row in rows)
+    finding = {row["config"]: row["finding"] for row in rows}
+    assert "exactly to zero" in finding[EVIL]
+    assert "Training stopped at" in finding["stop"]
+    assert "Max-norm held" in finding["mn"]
