@@ -251,3 +251,18 @@ def test_bad_parameters_name_parameter_expectation_and_value(digits_split, kw, m
     X_tr, _, y_tr, _ = digits_split
     with pytest.raises(ValueError, match=message):
         MLPClassifier(**kw).fit(X_tr, y_tr)
+
+
+def test_documented_defaults():
+    """DESIGN.md's defaults: changing one of them must fail here."""
+    for est in (MLPClassifier(), MLPRegressor(), LinearClassifier()):
+        p = est.get_params()
+        assert p["l1_method"] == "proximal" and p["dropout_mode"] == "inverted" and p["dtype"] == "float32"
+        assert p["beta_1"] == 0.9 and p["beta_2"] == 0.999 and p["epsilon"] == 1e-8
+        assert p["weight_decay"] == 0.0 and p["restore_best_weights"] is True
+    from shrinkage import EarlyStopping
+
+    es = EarlyStopping()
+    assert (es.monitor, es.mode, es.patience, es.min_delta, es.baseline, es.start_from_epoch,
+            es.restore_best_weights, es.criterion, es.strip) == ("val_loss", "min", 5, 0.0, None, 0, True,
+                                                                 "patience", 5)

@@ -97,7 +97,7 @@ def plot_accuracy(rows, best):
     ax.set_ylabel("accuracy (%)")
     low = min(test) - 10
     ax.set_ylim(max(0, low), 101)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.set_title("Test accuracy per configuration")
     return _png(fig)
 
