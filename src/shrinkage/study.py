@@ -257,6 +257,9 @@ def run_study(spec, data, jobs=1, on_result=None, on_epoch=None):
 
 # ----------------------------------------------------------------- summaries
 
+REGULARIZATION_PARAMS = {"penalty", "alpha", "l1_ratio", "l1_method", "weight_decay", "dropout", "input_dropout",
+                         "dropout_mode", "max_norm", "early_stopping", "patience", "min_delta", "stopping_criterion",
+                         "stopping_threshold", "validation_fraction", "restore_best_weights"}
 METRICS = ("test_accuracy", "train_accuracy", "gap", "best_val_loss", "zero_fraction", "epochs", "seconds")
 
 
@@ -265,7 +268,8 @@ def summarize(spec, results):
     rows = []
     for config in spec.configurations:
         runs = [r for r in results if r["config"] == config.name]
-        row = {"config": config.name, "description": config.description, "n_runs": len(runs)}
+        row = {"config": config.name, "description": config.description, "params": config.params,
+               "n_runs": len(runs)}
         for metric in METRICS:
             values = np.array([r[metric] for r in runs], dtype=float)
             row[metric] = {"mean": float(values.mean()), "std": float(values.std())}
@@ -305,6 +309,10 @@ def _finding(row, base, results):
         parts.append(f"set {zeros * 100:.0f}% of the weights exactly to zero")
     sentence = f"{name}: " + "; ".join(parts) + "."
     sentence += _max_norm_note(name, results)
+    others = {k: v for k, v in row["params"].items() if k not in REGULARIZATION_PARAMS}
+    if others:
+        settings = ", ".join(f"{k}={v}" for k, v in others.items())
+        sentence += f" It also sets {settings}, so not all of the difference is the regularizer's."
     stops = _early_stop_note(name, base["config"], results)
     return sentence + (" " + stops if stops else "")
 
