@@ -45,7 +45,7 @@ def report(tmp_path_factory):
         seeds=2,
     )
     dataset, data = prepare_data(spec)
-    results = run_study(spec, data)
+    results, _ = run_study(spec, data)
     rows, best = summarize(spec, results)
     meta = {"dataset": dataset.name, "dataset_description": EVIL, "n_train": 1, "n_val": 1, "n_test": 1,
             "n_features": 13, "seconds": 1.0, "jobs": 1, "version": "test"}

@@ -39,8 +39,9 @@ class Interval:
         name = "an int" if self.kind is int else "a float"
         left = "[" if self.closed in ("both", "left") and self.low is not None else "("
         right = "]" if self.closed in ("both", "right") and self.high is not None else ")"
-        lo = "-inf" if self.low is None else f"{self.low:g}"
-        hi = "inf" if self.high is None else f"{self.high:g}"
+        fmt = "d" if self.kind is int else "g"
+        lo = "-inf" if self.low is None else format(self.low, fmt)
+        hi = "inf" if self.high is None else format(self.high, fmt)
         return f"{name} in {left}{lo}, {hi}{right}"
 
 
@@ -106,7 +107,7 @@ class Instance:
         return isinstance(v, self.types)
 
     def describe(self):
-        return " or ".join(f"a {t.__name__}" for t in self.types) + " instance"
+        return "a " + " or ".join(t.__name__ for t in self.types) + " instance"
 
 
 def validate_params(params, table):

@@ -15,6 +15,7 @@ import numpy as np
 from . import __version__
 
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 class CommandError(Exception):
@@ -60,7 +61,8 @@ def _progress(quiet, total_runs, epochs_per_run):
 def cmd_study(args):
     from .datasets import DataError
     from .report import render_table, write_outputs
-    from .study import StudyConfigError, prepare_data, run_study, spec_from_toml, summarize, default_spec
+    from .study import (StudyConfigError, default_spec, finished_part, prepare_data, run_study,
+                        spec_from_toml, summarize)
 
     try:
         spec = spec_from_toml(args.config) if args.config else default_spec()
@@ -85,10 +87,16 @@ def cmd_study(args):
 
     started = time.perf_counter()
     try:
-        results = run_study(spec, data, jobs=jobs, on_result=on_result, on_epoch=on_epoch if jobs == 1 else None)
+        results, interrupted = run_study(spec, data, jobs=jobs, on_result=on_result,
+                                         on_epoch=on_epoch if jobs == 1 else None)
     finally:
         close()
     seconds = time.perf_counter() - started
+    if interrupted:
+        spec = finished_part(spec, results)
+        if not results:
+            print("shrinkage study: interrupted before any run finished; nothing written", file=sys.stderr)
+            return EXIT_INTERRUPTED
     rows, best = summarize(spec, results)
     X_tr, _, X_val, _, X_te, _ = data
     meta = {"dataset": dataset.name, "dataset_description": dataset.description, "n_train": len(X_tr),
@@ -105,6 +113,10 @@ def cmd_study(args):
             console.print(f"• {row['finding']}", highlight=False, markup=False)
         console.print(f"Report: {paths['report']}  Data: {paths['results']}, {paths['history']}",
                       highlight=False, markup=False)
+    if interrupted:
+        print(f"shrinkage study: interrupted; wrote the {len(results)} finished run(s) to {args.out}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -151,6 +163,8 @@ def _estimator_from_args(args):
             params[name] = convert(value)
     if args.early_stopping:
         params["early_stopping"] = True
+    if args.verbose:
+        params["verbose"] = 1
     params.update(_parse_set(args.set))
     valid = cls().get_params()
     unknown = set(params) - set(valid)
@@ -167,6 +181,7 @@ def _estimator_from_args(args):
 def cmd_train(args):
     from sklearn.exceptions import ConvergenceWarning
 
+    from .checkpoint import CheckpointError
     from .datasets import DataError, load_dataset
     from .serialization import save
 
@@ -175,17 +190,26 @@ def cmd_train(args):
         ds = load_dataset(args.data, target=args.target)
     except DataError as exc:
         raise CommandError(str(exc)) from None
+    if args.resume and not args.checkpoint:
+        raise CommandError("--resume needs --checkpoint PATH")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        est.fit(ds.X_train, ds.y_train)
+        try:
+            est.fit(ds.X_train, ds.y_train, checkpoint=args.checkpoint, resume=args.resume)
+        except CheckpointError as exc:
+            raise CommandError(str(exc)) from None
     if not args.quiet:
         print(f"{type(est).__name__} on {ds.name}: train accuracy {est.score(ds.X_train, ds.y_train):.4f}, "
               f"test accuracy {est.score(ds.X_test, ds.y_test):.4f}, {est.n_epochs_} epochs "
-              f"({est.stop_reason_})")
+              f"({est.stop_reason_})", flush=True)
     if args.save:
         save(est, args.save, input_mean=ds.mean, input_scale=ds.scale)
         if not args.quiet:
-            print(f"saved {args.save}")
+            print(f"saved {args.save}", flush=True)
+    if est.stop_reason_ == "interrupted":
+        print("shrinkage train: interrupted; kept the weights so far" +
+              (f" in {args.save}" if args.save else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
     return 0
 
 
@@ -277,6 +301,9 @@ def build_parser():
     train.add_argument("--early-stopping", action="store_true", help="stop on validation loss")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other estimator parameter")
     train.add_argument("--save", metavar="MODEL", help="write the fitted model to this file")
+    train.add_argument("--checkpoint", metavar="PATH", help="write the training state here after every epoch")
+    train.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
+    train.add_argument("--verbose", action="store_true", help="print every epoch's losses")
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=cmd_train)
 

@@ -9,7 +9,11 @@ user may set them before ``partial_fit``.
 
 from __future__ import annotations
 
+import json
 import warnings
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -25,7 +29,8 @@ from .early_stopping import EarlyStopping
 from .layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
 from .losses import LOSSES
 from .optim import SGD, Adam, Updater, build_regularizers
-from .training import Callback, predict_in_batches, train
+from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from .training import Callback, Trainer, TrainingOutcome, predict_in_batches, stop_on_sigint
 
 __all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier"]
 
@@ -64,6 +69,36 @@ _PARAMETER_TABLE = {
     "dtype": [P.DType()],
 }
 DEFAULT_PATIENCE = 10
+
+
+class TrainingDivergedWarning(UserWarning):
+    """Training met a non-finite loss, stopped, and restored finite weights."""
+
+
+@contextmanager
+def _numeric_input():
+    """Turn NumPy's "could not convert string to float" into a message that names X; values too large
+    for the dtype become scikit-learn's "too large" error without a NumPy overflow warning first."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            yield
+    except ValueError as exc:
+        if "could not convert" in str(exc) or "Unable to convert" in str(exc):
+            raise ValueError(f"X must contain only numbers; {exc}") from None
+        raise
+
+
+def _data_fingerprint(X, target):
+    """A cheap identity of the training data, so a checkpoint is not resumed on other data."""
+    return {"shape": list(X.shape), "X": zlib.adler32(np.ascontiguousarray(X).data),
+            "y": zlib.adler32(np.ascontiguousarray(target).data)}
+
+
+def _json_safe_params(estimator):
+    """get_params() as JSON would round-trip it (tuples as lists, generators as None)."""
+    params = {k: (None if isinstance(v, (np.random.Generator, np.random.RandomState)) else v)
+              for k, v in estimator.get_params(deep=False).items()}
+    return json.loads(json.dumps(params, default=str))
 DEFAULT_L1_RATIO = 0.5
 
 
@@ -78,7 +113,7 @@ def as_generator(random_state):
 
 class _VerboseLog(Callback):
     def on_epoch_end(self, epoch, logs):
-        print(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in logs.items()))
+        print(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in logs.items()), flush=True)
 
 
 class _BaseNetwork(BaseEstimator):
@@ -101,12 +136,30 @@ class _BaseNetwork(BaseEstimator):
         if "hidden_layer_sizes" in self.get_params(deep=False):
             table["hidden_layer_sizes"] = [P.IntTuple()]
         P.validate_params(self.get_params(deep=False), table)
+        self._check_param_rules()
         if self.stopping_criterion == "up" and self.stopping_threshold is not None:
             if float(self.stopping_threshold) != int(self.stopping_threshold) or self.stopping_threshold < 1:
                 raise ValueError(
                     f"stopping_threshold must be an int >= 1 with stopping_criterion='up'; "
                     f"got {self.stopping_threshold!r}"
                 )
+
+    def _check_param_rules(self):
+        """Rules between parameters: a setting that would be silently ignored is an error."""
+        if self.l1_ratio is not None and self.penalty != "elasticnet":
+            raise ValueError(f"l1_ratio is only used with penalty='elasticnet'; got penalty={self.penalty!r}")
+        if self.patience is not None and not (self.early_stopping and self.stopping_criterion == "patience"):
+            raise ValueError("patience is only used with early_stopping=True and stopping_criterion='patience'; "
+                             f"got early_stopping={self.early_stopping}, "
+                             f"stopping_criterion={self.stopping_criterion!r}")
+        if self.stopping_threshold is not None and not (self.early_stopping and
+                                                        self.stopping_criterion != "patience"):
+            raise ValueError("stopping_threshold is only used with early_stopping=True and stopping_criterion "
+                             f"'gl', 'pq' or 'up'; got early_stopping={self.early_stopping}, "
+                             f"stopping_criterion={self.stopping_criterion!r}")
+        if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
+            raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; "
+                             f"got optimizer={self.optimizer!r}, momentum={self.momentum}")
 
     def _batch_size(self, n_samples):
         return min(200, n_samples) if self.batch_size == "auto" else min(self.batch_size, n_samples)
@@ -178,7 +231,7 @@ class _BaseNetwork(BaseEstimator):
 
     # ---------------------------------------------------------------- training
 
-    def fit(self, X, y, validation_data=None, callbacks=None):
+    def fit(self, X, y, validation_data=None, callbacks=None, checkpoint=None, resume=False):
         """Train from scratch on ``(X, y)``.
 
         Parameters
@@ -192,11 +245,29 @@ class _BaseNetwork(BaseEstimator):
         callbacks : list of :class:`shrinkage.training.Callback`, optional
             Called at the start and end of training and after each batch and
             epoch; ``on_epoch_end`` may return True to stop.
+        checkpoint : path, optional
+            Write the full training state (weights, optimizer and
+            regularizer state, random generator, early stopping, history,
+            epoch) to this file after every epoch, atomically.
+        resume : bool, default=False
+            Continue from ``checkpoint`` if it exists (same parameters and
+            data); the result is bit for bit that of an uninterrupted fit.
 
         Returns
         -------
         self
+
+        Notes
+        -----
+        Ctrl-C during ``fit`` ends training after the current batch, keeps the
+        best weights so far (with early stopping) and returns with
+        ``stop_reason_ == "interrupted"``; a second Ctrl-C raises
+        ``KeyboardInterrupt``. A non-finite training or validation loss stops
+        training, restores the best (or last finished epoch's) weights, sets
+        ``stop_reason_ = "diverged"`` and warns once.
         """
+        if resume and checkpoint is None:
+            raise ValueError("resume=True needs a checkpoint path; got checkpoint=None")
         self._check_params()
         X, y = self._validate_xy(X, y, reset=True)
         target = self._encode_targets(y, reset=True)
@@ -208,18 +279,26 @@ class _BaseNetwork(BaseEstimator):
             validation = (X_val, self._encode_targets(y_val, reset=False))
         elif self.early_stopping:
             X, target, validation = self._hold_out(X, target, rng)
+        self._check_batch_size(len(X))
         self.history_ = {}
         self._updater_, self._penalty_ = self._updater()
-        self._updater_shapes_ = [W.shape for W in self.coefs_] + [b.shape for b in self.intercepts_]
         self._rng_ = rng
-        self._run(X, target, validation, self.max_epochs, epoch_offset=0, callbacks=callbacks)
-        if self.stop_reason_ == "max_epochs":
-            warnings.warn(
-                f"{type(self).__name__} ran all max_epochs={self.max_epochs} epochs "
-                "without early stopping triggering; the model may not have converged. "
-                "Increase max_epochs or set early_stopping=True.",
-                ConvergenceWarning,
-            )
+        trainer = self._trainer(X, target, validation, self._early_stopping(), callbacks, epoch_offset=0)
+        save_state = None
+        if checkpoint is not None:
+            fingerprint = _data_fingerprint(X, target)
+            if resume and Path(checkpoint).exists():
+                self._resume(checkpoint, trainer, fingerprint)
+            save_state = lambda t: self._write_checkpoint(checkpoint, t, fingerprint)  # noqa: E731
+        if self._finished_:  # the checkpoint holds a fit that already ended
+            es = trainer.early_stopping
+            outcome = TrainingOutcome(trainer.epochs_done, self.stop_reason_, es and es.best_epoch, False)
+        else:
+            with stop_on_sigint(trainer):
+                outcome = trainer.run(self.max_epochs, on_epoch_end=save_state)
+        self._finish(outcome, trainer)
+        if save_state is not None and outcome.stop_reason != "interrupted":  # resume continues an interrupted fit
+            self._write_checkpoint(checkpoint, trainer, fingerprint, finished=True)
         return self
 
     def _partial_fit(self, X, y, classes=None):
@@ -239,43 +318,103 @@ class _BaseNetwork(BaseEstimator):
         new_updater = getattr(self, "_updater_shapes_", None) != shapes
         if new_updater:
             self._updater_, self._penalty_ = self._updater()
-            self._updater_shapes_ = shapes
         offset = len(self.history_.get("loss", []))
-        self._run(X, target, None, 1, epoch_offset=offset, partial=True, init_updater=new_updater)
+        trainer = self._trainer(X, target, None, None, None, epoch_offset=offset, init_updater=new_updater)
+        with stop_on_sigint(trainer):
+            outcome = trainer.run(1)
+        self._finish(outcome, trainer, partial=True)
         return self
 
-    def _run(self, X, target, validation, epochs, epoch_offset, partial=False, init_updater=True, callbacks=None):
+    def _trainer(self, X, target, validation, early_stopping, callbacks, epoch_offset, init_updater=True):
         network = self._network()
         params = network.params
-        updater = self._updater_
         if init_updater:
-            updater.init(params)
+            self._updater_.init(params)
+            self._updater_shapes_ = [p.shape for p in params[0::2]] + [p.shape for p in params[1::2]]
         penalty = self._penalty_
         weights = params[0::2]
         penalty_value = (lambda: sum(penalty.value(W) for W in weights)) if penalty else None
-        es = None if partial else self._early_stopping()
-        outcome = train(
+        self._finished_ = False
+        return Trainer(
             network,
             LOSSES[self.loss](),
-            updater,
+            self._updater_,
             X,
             target,
-            max_epochs=epochs,
             batch_size=self._batch_size(len(X)),
             rng=self._rng_,
             shuffle=self.shuffle,
             validation=validation,
             score=self._score_output if validation is not None else None,
             penalty_value=penalty_value,
-            early_stopping=es,
+            early_stopping=early_stopping,
             callbacks=list(callbacks or []) + ([_VerboseLog()] if self.verbose else []),
             history=self.history_,
             epoch_offset=epoch_offset,
         )
-        self.n_epochs_ = len(self.history_.get("loss", [])) if partial else outcome.n_epochs
+
+    def _finish(self, outcome, trainer, partial=False):
+        """Set the fitted attributes from how training ended; warn where scikit-learn would."""
+        self.n_epochs_ = len(self.history_.get("loss", [])) if partial else trainer.epochs_done
         self.best_epoch_ = outcome.best_epoch
         self.stop_reason_ = outcome.stop_reason
-        self.early_stopping_ = es
+        self.early_stopping_ = trainer.early_stopping
+        self._finished_ = True
+        if outcome.stop_reason == "diverged":
+            self._updater_shapes_ = None  # its moments may hold NaN: start the optimizer afresh next time
+            restored = "the weights of the best epoch" if trainer.early_stopping is not None else (
+                "the weights of the last finished epoch" if trainer.fallback_epoch is not None
+                else "the initial weights")
+            warnings.warn(
+                f"{type(self).__name__} diverged ({outcome.message}); training stopped and {restored} "
+                f"were restored. Lower learning_rate (now {self.learning_rate}) or check the data's scale.",
+                TrainingDivergedWarning,
+            )
+        elif outcome.stop_reason == "max_epochs" and not partial:
+            warnings.warn(
+                f"{type(self).__name__} ran all max_epochs={self.max_epochs} epochs "
+                "without early stopping triggering; the model may not have converged. "
+                "Increase max_epochs or set early_stopping=True.",
+                ConvergenceWarning,
+            )
+
+    # ------------------------------------------------------------- checkpoints
+
+    def _write_checkpoint(self, path, trainer, fingerprint, finished=False):
+        write_checkpoint(path, {
+            "estimator": type(self).__name__,
+            "params": _json_safe_params(self),
+            "fingerprint": fingerprint,
+            "weights": [np.asarray(p) for p in trainer.params],
+            "updater": self._updater_.state_dict(),
+            "trainer": trainer.state_dict(),
+            "finished": finished,
+            "stop_reason": getattr(self, "stop_reason_", None) if finished else None,
+        })
+
+    def _resume(self, path, trainer, fingerprint):
+        state = read_checkpoint(path)
+        if state.get("estimator") != type(self).__name__ or state.get("params") != _json_safe_params(self):
+            raise CheckpointError(f"{path}: written by a {state.get('estimator')} with other parameters; "
+                                  "resume needs the same estimator and parameters")
+        if state.get("fingerprint") != fingerprint:
+            raise CheckpointError(f"{path}: written for other training data; resume needs the same X and y")
+        weights = state["weights"]
+        if [w.shape for w in weights] != [p.shape for p in trainer.params]:
+            raise CheckpointError(f"{path}: weight shapes do not match this model")
+        for dst, src in zip(trainer.params, weights):
+            np.copyto(dst, src)
+        self._updater_.load_state_dict(state["updater"])
+        trainer.load_state_dict(state["trainer"])
+        if state["finished"]:
+            self._finished_, self.stop_reason_ = True, state["stop_reason"]
+
+    def _check_batch_size(self, n_samples):
+        if self.batch_size != "auto" and self.batch_size > n_samples:
+            raise ValueError(
+                f"batch_size must be at most the number of training samples ({n_samples}); "
+                f"got {self.batch_size}"
+            )
 
     def _hold_out(self, X, target, rng):
         stratify = target if self._is_classifier() else None
@@ -302,7 +441,8 @@ class _BaseNetwork(BaseEstimator):
 
     def _output(self, X, mc_samples=0, random_state=None):
         check_is_fitted(self, "coefs_")
-        X = validate_data(self, X, reset=False, dtype=self._dtype())
+        with _numeric_input():
+            X = validate_data(self, X, reset=False, dtype=self._dtype())
         network = self._network()
         if not mc_samples:
             return predict_in_batches(network, X)
@@ -321,7 +461,8 @@ class _ClassifierBase(ClassifierMixin, _BaseNetwork):
     _output_losses = ("softmax", "hinge")
 
     def _validate_xy(self, X, y, reset):
-        return validate_data(self, X, y, reset=reset, dtype=self._dtype())
+        with _numeric_input():
+            return validate_data(self, X, y, reset=reset, dtype=self._dtype())
 
     def _encode_targets(self, y, reset, classes=None):
         check_classification_targets(y)
@@ -330,7 +471,7 @@ class _ClassifierBase(ClassifierMixin, _BaseNetwork):
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in the data; "
-                    f"got 1 class ({self.classes_[0]!r})"
+                    f"got 1 class ({self.classes_[0]})"
                 )
             self._n_outputs = len(self.classes_)
         unknown = np.setdiff1d(np.unique(y), self.classes_)
@@ -658,7 +799,8 @@ class MLPRegressor(RegressorMixin, _BaseNetwork):
         self.dtype = dtype
 
     def _validate_xy(self, X, y, reset):
-        return validate_data(self, X, y, reset=reset, dtype=self._dtype(), multi_output=True, y_numeric=True)
+        with _numeric_input():
+            return validate_data(self, X, y, reset=reset, dtype=self._dtype(), multi_output=True, y_numeric=True)
 
     def _encode_targets(self, y, reset, classes=None):
         if reset:

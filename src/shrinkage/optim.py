@@ -161,6 +161,12 @@ class Regularizer:
     def project(self, i, w, optimizer):
         pass
 
+    def state_dict(self):
+        return {}
+
+    def load_state_dict(self, state):
+        pass
+
 
 class CoupledPenalty(Regularizer):
     """Adds ``penalty.grad(w)`` to the data gradient (coupled L2, subgradient L1)."""
@@ -204,6 +210,14 @@ class CumulativeL1(Regularizer):
 
     def project(self, i, w, optimizer):
         self.states[i].apply(w, self.alpha * optimizer.prox_scale(i))
+
+    def state_dict(self):
+        return {"u": [self.states[i].u for i in self.indices], "q": [self.states[i].q for i in self.indices]}
+
+    def load_state_dict(self, state):
+        for i, u, q in zip(self.indices, state["u"], state["q"]):
+            np.copyto(self.states[i].u, u)
+            np.copyto(self.states[i].q, q)
 
 
 class DecoupledWeightDecay(Regularizer):
@@ -287,6 +301,15 @@ class Updater:
                 if getattr(type(reg), hook) is not getattr(Regularizer, hook)
                 for i in reg.indices
             ]
+
+    def state_dict(self):
+        return {"optimizer": self.optimizer.state_dict(),
+                "regularizers": [reg.state_dict() for reg in self.regularizers]}
+
+    def load_state_dict(self, state):
+        self.optimizer.load_state_dict(state["optimizer"])
+        for reg, reg_state in zip(self.regularizers, state["regularizers"]):
+            reg.load_state_dict(reg_state)
 
     def step(self, params, grads):
         opt = self.optimizer

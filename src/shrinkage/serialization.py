@@ -18,14 +18,15 @@ header's shapes and dtypes before use. Anything wrong ends in
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
+from sklearn.base import is_classifier
 
+from .checkpoint import atomic_write_npz
 from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
 
 __all__ = ["save", "load", "load_with_preprocessing", "ModelFileError", "FORMAT_VERSION"]
@@ -83,27 +84,36 @@ def save(estimator, path, input_mean=None, input_scale=None):
         "attributes": attributes,
     }
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_npz(path, arrays)
+
+
+MAX_MEMBERS = 1000
 
 
 def _read(path):
+    """Every array of the archive, read member by member with ``allow_pickle=False``.
+
+    Reading goes through ``zipfile`` (which checks each member's CRC) and
+    ``numpy.lib.format.read_array`` on the member's bytes, so a damaged size
+    field cannot make us allocate more than the file holds.
+    """
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise ModelFileError(f"{path}: not a shrinkage model file (a bare array, not an archive)")
-            return {k: data[k] for k in data.files}
+        size = os.path.getsize(path)
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_MEMBERS or any(m.file_size > size for m in members):
+                raise ModelFileError(f"{path}: not a shrinkage model file (implausible archive layout)")
+            arrays = {}
+            for member in members:
+                name = member.filename.removesuffix(".npy")
+                data = archive.read(member)
+                arrays[name] = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+            return arrays
     except ModelFileError:
         raise
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError) as exc:
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read the model file ({exc})") from None
+    except Exception as exc:  # zip, CRC, .npy header, pickle refusal: all mean a damaged or foreign file
         raise ModelFileError(f"{path}: not a readable shrinkage model file ({type(exc).__name__}: {exc})") from None
 
 
@@ -137,32 +147,42 @@ def load_with_preprocessing(path):
     arrays = _read(path)
     header = _header(path, arrays)
     try:
-        cls = _ESTIMATORS[header["estimator"]]
-        expected = header["arrays"]
-        for name, (shape, dtype) in expected.items():
-            if name not in arrays or list(arrays[name].shape) != shape or arrays[name].dtype.str != dtype:
-                raise ModelFileError(f"{path}: array {name!r} is missing or does not match the header")
-        n_layers = sum(1 for k in expected if k.startswith("coefs_"))
-        coefs = [arrays[f"coefs_{i}"] for i in range(n_layers)]
-        intercepts = [arrays[f"intercepts_{i}"] for i in range(n_layers)]
-        params = dict(header["params"])
-        if "hidden_layer_sizes" in params:
-            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-        estimator = cls(**params)
-        attributes = header["attributes"]
+        return _build(path, header, arrays)
     except ModelFileError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise ModelFileError(f"{path}: inconsistent model file ({type(exc).__name__}: {exc})") from None
+
+
+def _build(path, header, arrays):
+    cls = _ESTIMATORS[header["estimator"]]
+    expected = header["arrays"]
+    for name, (shape, dtype) in expected.items():
+        if name not in arrays or list(arrays[name].shape) != shape or arrays[name].dtype.str != dtype:
+            raise ModelFileError(f"{path}: array {name!r} is missing or does not match the header")
+    n_layers = sum(1 for k in expected if k.startswith("coefs_"))
+    coefs = [arrays[f"coefs_{i}"] for i in range(n_layers)]
+    intercepts = [arrays[f"intercepts_{i}"] for i in range(n_layers)]
+    params = dict(header["params"])
+    if "hidden_layer_sizes" in params:
+        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    estimator = cls(**params)
+    estimator._check_params()
+    attributes = header["attributes"]
     _check_layers(path, coefs, intercepts, attributes)
+    dtype = np.dtype(estimator.dtype)
+    if any(a.dtype != dtype for a in coefs + intercepts):
+        raise ModelFileError(f"{path}: weights are not of the model's dtype {dtype}")
     estimator.coefs_, estimator.intercepts_ = coefs, intercepts
     estimator.n_features_in_ = attributes["n_features_in_"]
     estimator._n_outputs = attributes["n_outputs"]
-    if "classes_" in arrays:
+    if is_classifier(estimator):
         classes = arrays["classes_"]
+        if classes.shape != (estimator._n_outputs,):
+            raise ModelFileError(f"{path}: {classes.shape} classes for {estimator._n_outputs} outputs")
         estimator.classes_ = classes.astype(object) if attributes.get("classes_was_object") else classes
     else:
-        estimator._y_1d = attributes["y_1d"]
+        estimator._y_1d = bool(attributes["y_1d"])
     preprocessing = None
     if "input_mean" in arrays:
         preprocessing = {"mean": arrays["input_mean"], "scale": arrays["input_scale"]}

@@ -13,7 +13,7 @@ import math
 import time
 import tomllib
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -221,11 +221,18 @@ def run_one(model, config, seed, data, tick=None):
 
 
 def prepare_data(spec):
-    """Load the data set and hold out a fixed, stratified validation split (seed 0)."""
+    """Load the data set and hold out a fixed, stratified validation split (seed 0).
+
+    A batch size larger than the training split is lowered to the split's size
+    (``spec.model`` is updated, so the report shows what ran).
+    """
     ds = load_dataset(spec.data, target=spec.target)
     X_tr, X_val, y_tr, y_val = train_test_split(
         ds.X_train, ds.y_train, test_size=spec.validation_fraction, stratify=ds.y_train, random_state=0
     )
+    batch_size = spec.model.get("batch_size", "auto")
+    if batch_size != "auto" and batch_size > len(X_tr):
+        spec.model["batch_size"] = len(X_tr)
     return ds, (X_tr, y_tr, X_val, y_val, ds.X_test, ds.y_test)
 
 
@@ -234,25 +241,41 @@ def run_study(spec, data, jobs=1, on_result=None, on_epoch=None):
 
     With ``jobs > 1`` the runs go to that many worker processes (joblib).
     ``on_epoch(n)`` reports finished epochs (only with ``jobs=1``).
+    Returns ``(results, interrupted)``: on Ctrl-C the runs finished so far,
+    in order, and ``True``.
     """
     from joblib import Parallel, delayed
 
     tasks = [(c, seed) for c in spec.configurations for seed in range(spec.seeds)]
-    results = []
-    if jobs == 1:
-        for config, seed in tasks:
-            result = run_one(spec.model, config, seed, data, tick=on_epoch)
-            results.append(result)
-            if on_result:
-                on_result(result)
-    else:
-        runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
-        for result in runner(delayed(run_one)(spec.model, c, s, data) for c, s in tasks):
-            results.append(result)
-            if on_result:
-                on_result(result)
+    results, interrupted = [], False
+
+    def keep(result):
+        results.append(result)
+        if on_result:
+            on_result(result)
+
+    try:
+        if jobs == 1:
+            for config, seed in tasks:
+                result = run_one(spec.model, config, seed, data, tick=on_epoch)
+                if result["stop_reason"] == "interrupted":  # Ctrl-C inside fit: drop the partial run
+                    interrupted = True
+                    break
+                keep(result)
+        else:
+            runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
+            for result in runner(delayed(run_one)(spec.model, c, s, data) for c, s in tasks):
+                keep(result)
+    except KeyboardInterrupt:
+        interrupted = True
     order = {(c.name, s): i for i, (c, s) in enumerate(tasks)}
-    return sorted(results, key=lambda r: order[(r["config"], r["seed"])])
+    return sorted(results, key=lambda r: order[(r["config"], r["seed"])]), interrupted
+
+
+def finished_part(spec, results):
+    """The spec restricted to the configurations that have results (after an interruption)."""
+    done = {r["config"] for r in results}
+    return replace(spec, configurations=[c for c in spec.configurations if c.name in done])
 
 
 # ----------------------------------------------------------------- summaries

@@ -4,19 +4,29 @@ Per batch: forward (dropout masks drawn from the loop's Generator), loss,
 backward, then :class:`~shrinkage.optim.Updater` (coupled penalties, the
 optimizer, decoupled decay, proximal/cumulative L1, max-norm). Per epoch:
 validation, history, :class:`~shrinkage.early_stopping.EarlyStopping`,
-callbacks. Batches are gathered from one permutation of indices per epoch
-into a reused buffer; the data set is never copied.
+callbacks, checkpoint. Batches are gathered from one permutation of indices
+per epoch into a reused buffer; the data set is never copied.
+
+The loop keeps one copy of the weights to fall back on: the best epoch's when
+early stopping monitors training, otherwise the last finished epoch's (the
+initial weights before that). It restores them at the end when early stopping
+asks for the best weights, and always when training diverges, so a model never
+keeps NaN or infinite weights. A stop request (Ctrl-C through
+:func:`stop_on_sigint`) ends training after the current batch.
 """
 
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["train", "predict_in_batches", "TrainingOutcome", "Callback"]
+__all__ = ["Trainer", "train", "predict_in_batches", "TrainingOutcome", "Callback", "stop_on_sigint"]
 
 PREDICT_BATCH = 4096
 
@@ -39,10 +49,11 @@ class Callback:
 
 @dataclass
 class TrainingOutcome:
-    n_epochs: int  # epochs run in this call
-    stop_reason: str  # "max_epochs", "callback", "non-finite loss" or EarlyStopping's reason
+    n_epochs: int  # epochs finished by this call
+    stop_reason: str  # "max_epochs", "callback", "interrupted", "diverged" or EarlyStopping's reason
     best_epoch: int | None  # in the numbering of the history (see ``epoch_offset``)
-    restored: bool  # whether best weights were copied back
+    restored: bool  # whether the fallback weights were copied back
+    message: str = ""  # why training diverged, for the warning
 
 
 def predict_in_batches(network, X, batch_size=PREDICT_BATCH, rng=None, sample=False):
@@ -69,47 +80,8 @@ class _BatchGatherer:
         return self.array[idx]
 
 
-def _epoch(network, loss_fn, updater, X, y, batch_size, rng, shuffle, callbacks):
-    """One pass over the data; returns the mean data loss (``nan`` if it diverged)."""
-    n = len(X)
-    order = rng.permutation(n) if shuffle else np.arange(n)
-    gather_x, gather_y = _BatchGatherer(X, batch_size), _BatchGatherer(y, batch_size)
-    params, grads = network.params, network.grads
-    total = 0.0
-    for batch, start in enumerate(range(0, n, batch_size)):
-        idx = order[start:start + batch_size]
-        out = network.forward(gather_x(idx), training=True, rng=rng)
-        value, grad_out = loss_fn(out, gather_y(idx))
-        if not math.isfinite(value):
-            return math.nan
-        network.backward(grad_out)
-        updater.step(params, grads)
-        total += value * len(idx)
-        for cb in callbacks:
-            cb.on_batch_end(batch, value)
-    return total / n
-
-
-def train(
-    network,
-    loss_fn,
-    updater,
-    X,
-    y,
-    *,
-    max_epochs,
-    batch_size,
-    rng,
-    shuffle=True,
-    validation=None,
-    score=None,
-    penalty_value=None,
-    early_stopping=None,
-    callbacks=(),
-    history=None,
-    epoch_offset=0,
-):
-    """Train ``network`` in place and return a :class:`TrainingOutcome`.
+class Trainer:
+    """Trains ``network`` in place; :meth:`run` does the epochs, :meth:`state_dict` checkpoints them.
 
     Parameters
     ----------
@@ -129,57 +101,178 @@ def train(
     (with dropout active), plus the penalty value at the end of the epoch.
     ``val_loss`` is the data loss alone on the validation set, at inference.
     """
-    history = {} if history is None else history
-    params = network.params
-    best_weights = None
-    if early_stopping is not None:
-        early_stopping.reset()
-    for cb in callbacks:
-        cb.on_train_begin(max_epochs)
-    stop_reason, epochs_run = "max_epochs", 0
-    for local_epoch in range(max_epochs):
-        epoch = epoch_offset + local_epoch
-        started = time.perf_counter()
-        data_loss = _epoch(network, loss_fn, updater, X, y, batch_size, rng, shuffle, callbacks)
-        epochs_run += 1
-        if math.isnan(data_loss):
-            stop_reason = "non-finite loss"
-            break
-        logs = {"loss": data_loss + (penalty_value() if penalty_value else 0.0)}
-        if validation is not None:
-            out = predict_in_batches(network, validation[0])
-            logs["val_loss"] = loss_fn.value(out, validation[1])
-            if score is not None:
-                logs["val_score"] = score(out, validation[1])
-        logs["time"] = time.perf_counter() - started
-        for key, value in logs.items():
-            history.setdefault(key, []).append(value)
-        stop = False
+
+    def __init__(self, network, loss_fn, updater, X, y, *, batch_size, rng, shuffle=True, validation=None,
+                 score=None, penalty_value=None, early_stopping=None, callbacks=(), history=None,
+                 epoch_offset=0):
+        self.network, self.loss_fn, self.updater = network, loss_fn, updater
+        self.X, self.y = X, y
+        self.batch_size, self.rng, self.shuffle = batch_size, rng, shuffle
+        self.validation, self.score, self.penalty_value = validation, score, penalty_value
+        self.early_stopping = early_stopping
+        self.callbacks = list(callbacks)
+        self.history = {} if history is None else history
+        for key in ("loss", "val_loss", "val_score", "time") if validation is not None else ("loss", "time"):
+            self.history.setdefault(key, [])
+        self.epoch_offset = epoch_offset
+        self.epochs_done = 0
+        self.stop_requested = False
+        self.params = network.params
+        self.fallback = [p.copy() for p in self.params]  # the weights to go back to
+        self.fallback_epoch = None
         if early_stopping is not None:
-            stop = early_stopping.update(epoch, logs)
-            if early_stopping.improved and early_stopping.restore_best_weights:
-                best_weights = _snapshot(params, best_weights)
-            if stop:
-                stop_reason = early_stopping.stop_reason
-        for cb in callbacks:
-            if cb.on_epoch_end(epoch, logs) and not stop:
-                stop, stop_reason = True, "callback"
-        if stop:
-            break
-    restored = best_weights is not None
-    if restored:
-        for p, best in zip(params, best_weights):
-            np.copyto(p, best)
-    best_epoch = early_stopping.best_epoch if early_stopping is not None else None
-    outcome = TrainingOutcome(epochs_run, stop_reason, best_epoch, restored)
-    for cb in callbacks:
-        cb.on_train_end(outcome)
-    return outcome
+            early_stopping.reset()
+
+    def request_stop(self):
+        """Ask training to stop after the current batch (used by the SIGINT handler)."""
+        self.stop_requested = True
+
+    # ----------------------------------------------------------------- epochs
+
+    def _epoch(self):
+        """One pass over the data; returns the mean data loss, or a non-finite value."""
+        n = len(self.X)
+        order = self.rng.permutation(n) if self.shuffle else np.arange(n)
+        gather_x, gather_y = _BatchGatherer(self.X, self.batch_size), _BatchGatherer(self.y, self.batch_size)
+        network, params, grads = self.network, self.params, self.network.grads
+        total = 0.0
+        for batch, start in enumerate(range(0, n, self.batch_size)):
+            idx = order[start:start + self.batch_size]
+            out = network.forward(gather_x(idx), training=True, rng=self.rng)
+            value, grad_out = self.loss_fn(out, gather_y(idx))
+            if not math.isfinite(value):
+                return value
+            network.backward(grad_out)
+            self.updater.step(params, grads)
+            total += value * len(idx)
+            for cb in self.callbacks:
+                cb.on_batch_end(batch, value)
+            if self.stop_requested:
+                return None
+        return total / n
+
+    def _logs(self, data_loss, started):
+        logs = {"loss": data_loss + (self.penalty_value() if self.penalty_value else 0.0)}
+        if self.validation is not None:
+            out = predict_in_batches(self.network, self.validation[0])
+            logs["val_loss"] = self.loss_fn.value(out, self.validation[1])
+            if self.score is not None:
+                logs["val_score"] = self.score(out, self.validation[1])
+        logs["time"] = time.perf_counter() - started
+        return logs
+
+    def _keep_fallback(self, epoch):
+        es = self.early_stopping
+        if es is None or es.improved:
+            for dst, src in zip(self.fallback, self.params):
+                np.copyto(dst, src)
+            self.fallback_epoch = epoch
+
+    def run(self, max_epochs, on_epoch_end=None):
+        """Train until ``max_epochs`` epochs in all have run or something stops training.
+
+        ``on_epoch_end(trainer)`` runs after each finished epoch (checkpoints).
+        """
+        for cb in self.callbacks:
+            cb.on_train_begin(max_epochs)
+        stop_reason, message = "max_epochs", ""
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            while self.epochs_done < max_epochs:
+                epoch = self.epoch_offset + self.epochs_done
+                started = time.perf_counter()
+                data_loss = self._epoch()
+                if data_loss is None:
+                    stop_reason = "interrupted"
+                    break
+                if not math.isfinite(data_loss):
+                    stop_reason, message = "diverged", f"training loss {data_loss} at epoch {epoch}"
+                    break
+                logs = self._logs(data_loss, started)
+                bad = next((k for k, v in logs.items() if not math.isfinite(v)), None)
+                if bad is not None:
+                    stop_reason, message = "diverged", f"{bad} {logs[bad]} at epoch {epoch}"
+                    break
+                self.epochs_done += 1
+                for key, value in logs.items():
+                    self.history.setdefault(key, []).append(value)
+                stop = False
+                if self.early_stopping is not None:
+                    stop = self.early_stopping.update(epoch, logs)
+                    if stop:
+                        stop_reason = self.early_stopping.stop_reason
+                self._keep_fallback(epoch)
+                for cb in self.callbacks:
+                    if cb.on_epoch_end(epoch, logs) and not stop:
+                        stop, stop_reason = True, "callback"
+                if on_epoch_end is not None:
+                    on_epoch_end(self)
+                if stop or self.stop_requested:
+                    stop_reason = "interrupted" if self.stop_requested and not stop else stop_reason
+                    break
+        outcome = self.finish(stop_reason, message)
+        for cb in self.callbacks:
+            cb.on_train_end(outcome)
+        return outcome
+
+    def finish(self, stop_reason, message=""):
+        """Restore the fallback weights where due and describe how training ended."""
+        es = self.early_stopping
+        restore = stop_reason == "diverged" or (
+            es is not None and es.restore_best_weights and self.fallback_epoch is not None
+        )
+        if restore:
+            for dst, src in zip(self.params, self.fallback):
+                np.copyto(dst, src)
+        best_epoch = es.best_epoch if es is not None else None
+        return TrainingOutcome(self.epochs_done, stop_reason, best_epoch, restore, message)
+
+    # -------------------------------------------------------------- checkpoint
+
+    def state_dict(self):
+        """The loop's own state: epoch count, generator, early stopping, history, fallback weights."""
+        return {
+            "epochs_done": self.epochs_done,
+            "rng": self.rng.bit_generator.state,
+            "early_stopping": self.early_stopping.state_dict() if self.early_stopping is not None else None,
+            "history": {k: list(v) for k, v in self.history.items()},
+            "fallback": [p.copy() for p in self.fallback],
+            "fallback_epoch": self.fallback_epoch,
+        }
+
+    def load_state_dict(self, state):
+        self.epochs_done = int(state["epochs_done"])
+        self.rng.bit_generator.state = state["rng"]
+        if self.early_stopping is not None:
+            self.early_stopping.load_state_dict(state["early_stopping"])
+        self.history.clear()
+        self.history.update({k: list(v) for k, v in state["history"].items()})
+        for dst, src in zip(self.fallback, state["fallback"]):
+            np.copyto(dst, src)
+        self.fallback_epoch = state["fallback_epoch"]
 
 
-def _snapshot(params, into):
-    if into is None:
-        return [p.copy() for p in params]
-    for dst, src in zip(into, params):
-        np.copyto(dst, src)
-    return into
+def train(network, loss_fn, updater, X, y, *, max_epochs, **kwargs):
+    """Build a :class:`Trainer` and run it for ``max_epochs``; return the :class:`TrainingOutcome`."""
+    return Trainer(network, loss_fn, updater, X, y, **kwargs).run(max_epochs)
+
+
+@contextmanager
+def stop_on_sigint(trainer):
+    """While active, the first Ctrl-C asks ``trainer`` to stop after the current batch; a second one
+    raises ``KeyboardInterrupt`` as usual. Does nothing outside the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if trainer.stop_requested:
+            signal.signal(signal.SIGINT, previous)
+            raise KeyboardInterrupt
+        trainer.request_stop()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

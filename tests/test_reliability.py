@@ -1,0 +1,199 @@
+"""Divergence, interruption, checkpoints and memory over long runs."""
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import warnings
+
+import numpy as np
+import pytest
+
+from shrinkage import MLPClassifier, MLPRegressor, load
+from shrinkage.checkpoint import read_checkpoint
+from shrinkage.estimators import TrainingDivergedWarning
+from shrinkage.training import Callback
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_divergence_stops_restores_finite_weights_and_warns_once(digits_split, early_stopping):
+    X_tr, _, y_tr, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(64, 64), optimizer="sgd", learning_rate=1e4, max_epochs=50,
+                        early_stopping=early_stopping, random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X_tr, y_tr)
+    assert clf.stop_reason_ == "diverged"
+    assert [w.category for w in caught] == [TrainingDivergedWarning]
+    assert "diverged" in str(caught[0].message) and "Lower learning_rate" in str(caught[0].message)
+    assert all(np.isfinite(a).all() for a in clf.coefs_ + clf.intercepts_)
+    assert np.isfinite(clf.predict_proba(X_tr)).all()
+    assert clf.n_epochs_ == len(clf.history_["loss"]) and all(np.isfinite(clf.history_["loss"]))
+
+
+def test_regressor_divergence_keeps_the_last_finished_epoch():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(200, 5)), rng.normal(size=200) * 1e3
+    reg = MLPRegressor(optimizer="sgd", learning_rate=10.0, max_epochs=20, random_state=0)
+    with pytest.warns(TrainingDivergedWarning, match="the weights of the last finished epoch were restored"):
+        reg.fit(X, y)
+    assert reg.stop_reason_ == "diverged" and all(np.isfinite(w).all() for w in reg.coefs_)
+    with pytest.warns(TrainingDivergedWarning, match="the initial weights were restored"):  # within epoch 0
+        first = MLPRegressor(optimizer="sgd", learning_rate=1e6, batch_size=10, max_epochs=20, random_state=0)
+        first.fit(X, y)
+    assert first.n_epochs_ == 0 and first.history_["loss"] == []
+    initial = MLPRegressor(max_epochs=1, random_state=0)
+    initial._initialize_weights(5, 1, np.random.default_rng(0))
+    for a, b in zip(first.coefs_, initial.coefs_):
+        np.testing.assert_array_equal(a, b)
+
+
+SCRIPT_HEADER = """
+import json, signal, sys, time
+import numpy as np
+from sklearn.datasets import load_digits
+from shrinkage import MLPClassifier
+from shrinkage.training import Callback
+X, y = load_digits(return_X_y=True)
+X = (X / 16).astype(np.float32)
+"""
+
+
+def run_script(tmp_path, body, *args):
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT_HEADER + textwrap.dedent(body))
+    return subprocess.Popen([sys.executable, str(script), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def wait_for_line(proc, prefix, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith(prefix):
+            return line
+        if not line and proc.poll() is not None:
+            raise AssertionError(f"process ended early: {proc.stderr.read()}")
+    raise AssertionError(f"no line starting with {prefix!r} within {timeout}s")
+
+
+def test_sigint_ends_fit_cleanly_with_the_best_weights(tmp_path):
+    proc = run_script(tmp_path, """
+        recorded = []
+        class Record(Callback):
+            def on_epoch_end(self, epoch, logs):
+                recorded.append([w.copy() for w in clf.coefs_])
+                print(f"epoch {epoch}", flush=True)
+                time.sleep(0.05)
+        clf = MLPClassifier(hidden_layer_sizes=(32,), learning_rate=0.05, early_stopping=True, patience=10**6,
+                            max_epochs=10**6, random_state=0)
+        clf.fit(X, y, callbacks=[Record()])
+        same = all(np.array_equal(a, b) for a, b in zip(clf.coefs_, recorded[clf.best_epoch_]))
+        print(json.dumps({"stop_reason": clf.stop_reason_, "best_epoch": clf.best_epoch_,
+                          "epochs": clf.n_epochs_, "best_restored": same}), flush=True)
+        sys.exit(130 if clf.stop_reason_ == "interrupted" else 0)
+    """)
+    wait_for_line(proc, "epoch 8")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["stop_reason"] == "interrupted" and result["best_restored"] and result["epochs"] >= 9
+    assert "Traceback" not in err
+
+
+def test_cli_train_sigint_saves_the_model_and_exits_130(tmp_path):
+    model = tmp_path / "m.npz"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shrinkage", "train", "--data", "digits", "--max-epochs", "1000000", "--verbose",
+         "--early-stopping", "--set", "patience=1000000", "--learning-rate", "0.05", "--save", str(model)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait_for_line(proc, "epoch 3:")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    clf = load(model)
+    assert clf.coefs_[0].shape == (64, 100)
+
+
+CHECKPOINTED_FIT = """
+    class Slow(Callback):
+        def on_epoch_end(self, epoch, logs):
+            print(f"epoch {epoch}", flush=True)
+            time.sleep(0.02)
+    clf = MLPClassifier(hidden_layer_sizes=(128, 128), dropout=0.2, penalty="l1", l1_method="cumulative",
+                        alpha=1e-4, early_stopping=True, patience=1000, max_epochs=40, random_state=7)
+    clf.fit(X, y, checkpoint=sys.argv[1], resume=True, callbacks=[Slow()])
+    np.savez(sys.argv[2], *clf.coefs_, *clf.intercepts_)
+    print("done", flush=True)
+"""
+
+
+def test_sigkill_then_resume_is_bit_identical(tmp_path):
+    checkpoint, result = tmp_path / "ck.npz", tmp_path / "final.npz"
+    rng = np.random.default_rng(0)
+    for _ in range(3):  # kill it three times at varied moments
+        proc = run_script(tmp_path, CHECKPOINTED_FIT, str(checkpoint), str(result))
+        first = int(wait_for_line(proc, "epoch").split()[1])
+        wait_for_line(proc, f"epoch {first + 2}")
+        time.sleep(rng.uniform(0, 0.05))
+        proc.kill()
+        proc.wait()
+        state = read_checkpoint(checkpoint)  # complete, never half-written
+        assert state["trainer"]["epochs_done"] >= first + 1 and not state["finished"]
+    proc = run_script(tmp_path, CHECKPOINTED_FIT, str(checkpoint), str(result))
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and "done" in out, err
+    assert read_checkpoint(checkpoint)["finished"]
+
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    whole = MLPClassifier(hidden_layer_sizes=(128, 128), dropout=0.2, penalty="l1", l1_method="cumulative",
+                          alpha=1e-4, early_stopping=True, patience=1000, max_epochs=40,
+                          random_state=7).fit((X / 16).astype(np.float32), y)
+    with np.load(result) as resumed:
+        arrays = [resumed[f"arr_{i}"] for i in range(len(resumed.files))]
+    for a, b in zip(arrays, whole.coefs_ + whole.intercepts_):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_refuses_a_checkpoint_of_other_parameters_or_data(tmp_path, digits_split):
+    from shrinkage.checkpoint import CheckpointError
+
+    X_tr, _, y_tr, _ = digits_split
+    path = tmp_path / "ck.npz"
+    MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X_tr, y_tr, checkpoint=path)
+    with pytest.raises(CheckpointError, match="other parameters"):
+        MLPClassifier(hidden_layer_sizes=(9,), max_epochs=2, random_state=0).fit(X_tr, y_tr, checkpoint=path,
+                                                                                  resume=True)
+    with pytest.raises(CheckpointError, match="other training data"):
+        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X_tr[1:], y_tr[1:],
+                                                                                  checkpoint=path, resume=True)
+    done = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X_tr, y_tr, checkpoint=path,
+                                                                                     resume=True)
+    assert done.n_epochs_ == 2  # a finished checkpoint: nothing more to train
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * 4096
+
+
+def test_memory_stays_flat_over_a_long_run(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    marks = {}
+
+    class Measure(Callback):
+        def on_epoch_end(self, epoch, logs):
+            if epoch in (20, 199):
+                marks[epoch] = rss_bytes()
+
+    MLPClassifier(hidden_layer_sizes=(256, 256), dropout=0.3, penalty="l1", early_stopping=True, patience=10**6,
+                  max_epochs=200, random_state=0).fit(X_tr, y_tr, callbacks=[Measure()])
+    growth = marks[199] / marks[20] - 1
+    print(f"RSS epoch 20: {marks[20] / 2**20:.1f} MiB, epoch 199: {marks[199] / 2**20:.1f} MiB ({growth:+.2%})")
+    assert abs(growth) < 0.03

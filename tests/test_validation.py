@@ -1,0 +1,145 @@
+"""Bad parameters and bad data: one clear message naming what, expected and received."""
+
+import numpy as np
+import pytest
+
+from shrinkage import LinearClassifier, MLPClassifier, MLPRegressor
+
+X = np.random.default_rng(0).normal(size=(40, 3))
+y = np.arange(40) % 2
+
+# (parameter, bad value, the full message)
+BAD_VALUES = [
+    ("hidden_layer_sizes", (10, 0), "hidden_layer_sizes must be a tuple of ints >= 1; got (10, 0)"),
+    ("activation", "gelu", "activation must be one of 'relu', 'tanh', 'logistic', 'identity'; got 'gelu'"),
+    ("loss", "log", None),  # per estimator, below
+    ("penalty", "l3", "penalty must be None or one of 'l2', 'l1', 'elasticnet'; got 'l3'"),
+    ("alpha", -0.1, "alpha must be a float in [0, inf); got -0.1"),
+    ("l1_ratio", 1.5, "l1_ratio must be None or a float in [0, 1]; got 1.5"),
+    ("l1_method", "lasso", "l1_method must be one of 'proximal', 'subgradient', 'cumulative'; got 'lasso'"),
+    ("weight_decay", -1.0, "weight_decay must be a float in [0, inf); got -1.0"),
+    ("dropout", 1.0, "dropout must be a float in [0, 1); got 1.0"),
+    ("input_dropout", -0.2, "input_dropout must be a float in [0, 1); got -0.2"),
+    ("dropout_mode", "scaled", "dropout_mode must be one of 'inverted', 'classic'; got 'scaled'"),
+    ("max_norm", 0.0, "max_norm must be None or a float in (0, inf); got 0.0"),
+    ("optimizer", "rmsprop", "optimizer must be one of 'sgd', 'adam'; got 'rmsprop'"),
+    ("learning_rate", 0.0, "learning_rate must be a float in (0, inf); got 0.0"),
+    ("momentum", 1.0, "momentum must be a float in [0, 1); got 1.0"),
+    ("nesterov", "yes", "nesterov must be a bool; got 'yes'"),
+    ("beta_1", 1.0, "beta_1 must be a float in [0, 1); got 1.0"),
+    ("beta_2", -0.5, "beta_2 must be a float in [0, 1); got -0.5"),
+    ("epsilon", 0.0, "epsilon must be a float in (0, inf); got 0.0"),
+    ("batch_size", 0, "batch_size must be one of 'auto' or an int in [1, inf); got 0"),
+    ("max_epochs", 0, "max_epochs must be an int in [1, inf); got 0"),
+    ("early_stopping", 1, "early_stopping must be a bool; got 1"),
+    ("patience", -1, "patience must be None or an int in [0, inf); got -1"),
+    ("min_delta", -0.01, "min_delta must be a float in [0, inf); got -0.01"),
+    ("stopping_criterion", "never", "stopping_criterion must be one of 'patience', 'gl', 'pq', 'up'; got 'never'"),
+    ("stopping_threshold", -1.0, "stopping_threshold must be None or a float in [0, inf); got -1.0"),
+    ("validation_fraction", 1.0, "validation_fraction must be a float in (0, 1); got 1.0"),
+    ("restore_best_weights", None, "restore_best_weights must be a bool; got None"),
+    ("shuffle", "no", "shuffle must be a bool; got 'no'"),
+    ("random_state", -3, "random_state must be None or an int in [0, 4294967295] or a Generator or RandomState "
+                         "instance; got -3"),
+    ("verbose", -1, "verbose must be an int in [0, inf) or a bool; got -1"),
+    ("dtype", "float16", "dtype must be 'float32' or 'float64'; got 'float16'"),
+]
+LOSS_MESSAGES = {
+    MLPClassifier: "loss must be one of 'softmax', 'hinge'; got 'log'",
+    LinearClassifier: "loss must be one of 'softmax', 'hinge'; got 'log'",
+    MLPRegressor: "loss must be one of 'squared_error'; got 'log'",
+}
+
+
+def cases():
+    for cls in (MLPClassifier, LinearClassifier, MLPRegressor):
+        names = cls().get_params()
+        covered = {name for name, _, _ in BAD_VALUES}
+        assert set(names) <= covered, f"parameters without a bad-value case: {set(names) - covered}"
+        for name, value, message in BAD_VALUES:
+            if name in names:
+                yield pytest.param(cls, name, value, message or LOSS_MESSAGES[cls], id=f"{cls.__name__}-{name}")
+
+
+@pytest.mark.parametrize("cls,name,value,message", list(cases()))
+def test_every_parameter_rejects_an_out_of_range_value(cls, name, value, message):
+    with pytest.raises(ValueError) as info:
+        cls(**{name: value}).fit(X, y)
+    assert str(info.value) == message
+
+
+RULES = [
+    (dict(penalty="l1", l1_ratio=0.3), "l1_ratio is only used with penalty='elasticnet'; got penalty='l1'"),
+    (dict(patience=5), "patience is only used with early_stopping=True and stopping_criterion='patience'; "
+                       "got early_stopping=False, stopping_criterion='patience'"),
+    (dict(early_stopping=True, stopping_criterion="gl", patience=3),
+     "patience is only used with early_stopping=True and stopping_criterion='patience'; "
+     "got early_stopping=True, stopping_criterion='gl'"),
+    (dict(stopping_threshold=5.0), "stopping_threshold is only used with early_stopping=True and stopping_criterion "
+                                   "'gl', 'pq' or 'up'; got early_stopping=False, stopping_criterion='patience'"),
+    (dict(nesterov=True), "nesterov=True needs optimizer='sgd' with momentum > 0; got optimizer='adam', momentum=0.9"),
+    (dict(optimizer="sgd", momentum=0.0, nesterov=True),
+     "nesterov=True needs optimizer='sgd' with momentum > 0; got optimizer='sgd', momentum=0.0"),
+    (dict(batch_size=41), "batch_size must be at most the number of training samples (40); got 41"),
+    (dict(early_stopping=True, stopping_criterion="up", stopping_threshold=1.5),
+     "stopping_threshold must be an int >= 1 with stopping_criterion='up'; got 1.5"),
+]
+
+
+@pytest.mark.parametrize("kw,message", RULES)
+def test_rules_between_parameters(kw, message):
+    with pytest.raises(ValueError) as info:
+        MLPClassifier(**kw).fit(X, y)
+    assert str(info.value) == message
+
+
+def test_batch_size_is_checked_against_the_training_part_after_the_hold_out():
+    with pytest.raises(ValueError, match=r"at most the number of training samples \(36\); got 40"):
+        MLPClassifier(batch_size=40, early_stopping=True).fit(X, y)
+
+
+def test_resume_without_checkpoint():
+    with pytest.raises(ValueError, match="resume=True needs a checkpoint path"):
+        MLPClassifier().fit(X, y, resume=True)
+
+
+BAD_DATA = [
+    ("NaN in X", lambda: (np.where(X > 1.5, np.nan, X), y), "Input X contains NaN"),
+    ("infinity in X", lambda: (np.where(X > 1.5, np.inf, X), y), "Input X contains infinity"),
+    ("too large for float32", lambda: (X * 1e39, y), "Input X contains infinity or a value too large"),
+    ("mismatched lengths", lambda: (X, y[:-1]), "inconsistent numbers of samples: [40, 39]"),
+    ("empty", lambda: (X[:0], y[:0]), "Found array with 0 sample(s)"),
+    ("single class", lambda: (X, y * 0), "needs samples of at least 2 classes in the data; got 1 class (0)"),
+    ("strings", lambda: (np.full((40, 3), "a"), y), "X must contain only numbers; could not convert string"),
+    ("continuous labels", lambda: (X, X[:, 0]), "Unknown label type: continuous"),
+    ("1-D X", lambda: (X[:, 0], y), "Expected 2D array, got 1D array instead"),
+]
+
+
+@pytest.mark.parametrize("case,make,message", BAD_DATA, ids=[c[0] for c in BAD_DATA])
+def test_bad_training_data(case, make, message):
+    Xb, yb = make()
+    with pytest.raises(ValueError, match=None) as info:
+        MLPClassifier(max_epochs=1).fit(Xb, yb)
+    assert message in str(info.value)
+
+
+def test_nan_in_regression_targets():
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        MLPRegressor(max_epochs=1).fit(X, np.where(X[:, 0] > 1, np.nan, X[:, 0]))
+    with pytest.raises(ValueError, match="Input y contains infinity"):
+        MLPRegressor(max_epochs=1).fit(X, np.where(X[:, 0] > 1, np.inf, X[:, 0]))
+
+
+def test_wrong_number_of_features_and_non_numeric_at_predict_time():
+    clf = MLPClassifier(max_epochs=2).fit(X, y)
+    with pytest.raises(ValueError, match="X has 2 features, but MLPClassifier is expecting 3 features"):
+        clf.predict(X[:, :2])
+    with pytest.raises(ValueError, match="X must contain only numbers"):
+        clf.predict(np.full((2, 3), "x"))
+
+
+@pytest.mark.parametrize("labels", [np.array(["no", "yes"])[y], y + 10, (y * 2 - 1).astype(np.int8)])
+def test_string_and_integer_labels(labels):
+    clf = MLPClassifier(max_epochs=30, learning_rate=0.01, random_state=0).fit(X, labels)
+    assert clf.predict(X).dtype == labels.dtype and set(clf.classes_) == set(labels)
