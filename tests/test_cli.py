@@ -158,3 +158,30 @@ def test_datasets_command(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
     assert "mnist1d" in out and "4000" in out and "breast_cancer" in out
+
+
+def test_train_checkpoint_and_resume(tmp_path):
+    ck, m1, m2 = tmp_path / "ck.npz", tmp_path / "a.npz", tmp_path / "b.npz"
+    common = ["train", "--data", "wine", "--hidden", "8", "--max-epochs", "15", "--random-state", "1", "--quiet"]
+    assert main(common + ["--checkpoint", str(ck), "--save", str(m1)]) == 0
+    assert ck.exists()
+    assert main(common + ["--checkpoint", str(ck), "--resume", "--save", str(m2)]) == 0  # already finished
+    np.testing.assert_array_equal(load(m1).coefs_[0], load(m2).coefs_[0])
+    assert main(["train", "--data", "wine", "--resume"]) == 2
+
+
+def test_study_sigint_writes_the_finished_runs_and_exits_130(tmp_path):
+    import signal
+
+    config = tmp_path / "s.toml"
+    config.write_text(SMALL_STUDY.replace("max_epochs = 6", "max_epochs = 300"))
+    proc = subprocess.Popen([sys.executable, "-m", "shrinkage", "study", "--config", str(config), "--jobs", "1",
+                             "--out", str(tmp_path / "o")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    while not proc.stdout.readline().startswith("[2/"):
+        assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted; wrote the 2 finished run(s)" in err and "Traceback" not in err
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert len(results["runs"]) == 2 and (tmp_path / "o" / "report.html").exists()
