@@ -148,12 +148,14 @@ def test_restored_weights_are_those_of_best_epoch_when_epochs_run_out():
     from shrinkage.layers import Dense, Sequential
     from shrinkage.losses import SquaredError
     from shrinkage.optim import SGD, Updater
+    from shrinkage.parameters import Parameters
     from shrinkage.training import Callback, train
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(40, 3)), rng.normal(size=(40, 1))
     X_val, y_val = rng.normal(size=(20, 3)), rng.normal(size=(20, 1)) + 5.0  # val loss goes its own way
-    net = Sequential([Dense(np.zeros((3, 1)), np.zeros(1))])
+    params = Parameters([(3, 1)], dtype=np.float64)
+    net = Sequential([Dense(*params.layer(0))])
 
     class Record(Callback):
         weights = []
@@ -162,9 +164,9 @@ def test_restored_weights_are_those_of_best_epoch_when_epochs_run_out():
             self.weights.append([p.copy() for p in net.params])
 
     updater = Updater(SGD(0.05))
-    updater.init(net.params)
+    updater.init(params)
     es = EarlyStopping(patience=1000)
-    outcome = train(net, SquaredError(), updater, X, y, max_epochs=15, batch_size=8, rng=rng,
+    outcome = train(net, params, SquaredError(), updater, X, y, max_epochs=15, batch_size=8, rng=rng,
                     validation=(X_val, y_val), early_stopping=es, callbacks=[Record()])
     assert outcome.stop_reason == "max_epochs" and outcome.restored
     assert 0 <= es.best_epoch < 14  # the best epoch is not the last one here

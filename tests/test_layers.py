@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shrinkage.layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
+from shrinkage.layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform, keep_mask
 
 from conftest import numerical_grad, relative_error
 
@@ -59,7 +59,7 @@ def test_logistic_values():
 def test_dropout_gradient_with_fixed_mask(mode):
     layer = Dropout(0.4, mode)
     x = rng.normal(size=(5, 6))
-    mask = layer.draw_mask(x.shape, np.random.default_rng(3), np.float64)
+    mask = keep_mask(x.shape, 0.4, np.random.default_rng(3))
     probe = rng.normal(size=x.shape)
     objective = lambda: float(np.sum(layer.forward(x, mask=mask) * probe))  # noqa: E731
     layer.forward(x, training=True, mask=mask)
@@ -67,7 +67,7 @@ def test_dropout_gradient_with_fixed_mask(mode):
 
 
 @pytest.mark.parametrize("mode", ["inverted", "classic"])
-@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+@pytest.mark.parametrize("p", [0.1, 0.25, 0.5, 0.8, 1 / 3])
 def test_dropout_drops_fraction_p_and_keeps_the_expectation(mode, p):
     layer = Dropout(p, mode)
     x = np.full((400, 500), 2.0, dtype=np.float32)
@@ -100,7 +100,7 @@ def test_dropout_monte_carlo_sampling_at_prediction():
     a = layer.forward(x, training=False, rng=np.random.default_rng(0), sample=True)
     b = layer.forward(x, training=False, rng=np.random.default_rng(1), sample=True)
     assert np.mean(a == 0) == pytest.approx(0.5, abs=0.05) and not np.array_equal(a, b)
-    assert layer._scaled_mask is None  # prediction stores nothing
+    assert layer._keep is None  # prediction stores nothing
 
 
 def test_dropout_same_generator_same_mask():
@@ -140,3 +140,20 @@ def test_sequential_gradients_through_a_small_network():
 def test_glorot_uniform_bounds_and_dtype():
     W = glorot_uniform(30, 20, np.random.default_rng(0))
     assert W.dtype == np.float32 and np.abs(W).max() <= np.sqrt(6 / 50)
+
+
+@pytest.mark.parametrize("p", [0.5, 0.25, 0.1, 1 / 3, 0.999])
+def test_keep_mask_resolves_p(p):
+    keep = keep_mask((1000, 1000), p, np.random.default_rng(0))
+    assert keep.dtype == bool and keep.shape == (1000, 1000)
+    resolved = round(p * 65536) / 65536
+    assert abs(resolved - p) < 7.7e-6
+    assert np.mean(~keep) == pytest.approx(resolved, abs=5 * np.sqrt(p * (1 - p) / keep.size))
+
+
+def test_inplace_dropout_overwrites_only_when_asked():
+    x = np.ones((4, 4), dtype=np.float32)
+    Dropout(0.5).forward(x, training=True, rng=np.random.default_rng(0))
+    assert np.all(x == 1)
+    Dropout(0.5, inplace=True).forward(x, training=True, rng=np.random.default_rng(0))
+    assert np.any(x == 0)

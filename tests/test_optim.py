@@ -5,16 +5,26 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from shrinkage.optim import SGD, Adam, Updater, build_regularizers, max_norm_project
+from shrinkage.parameters import Parameters
 
 rng = np.random.default_rng(4)
 
 
-def run(optimizer, regularizers, params, grads_seq):
+def run(optimizer, regularizers, arrays, grads_seq):
+    """Steps over one layer: ``arrays`` is ``[W]`` or ``[W, b]`` (a 1-D ``W`` is one column); returns them."""
+    W = arrays[0]
+    shape = W.shape
+    W2 = W.reshape(len(W), -1)
+    b = arrays[1] if len(arrays) > 1 else np.zeros(W2.shape[1])
+    params = Parameters.from_arrays([W2], [b], dtype=W.dtype)
     updater = Updater(optimizer, regularizers)
     updater.init(params)
     for grads in grads_seq:
-        updater.step(params, [g.copy() for g in grads])
-    return params
+        params.coef_grads[0][...] = grads[0].reshape(W2.shape)
+        params.intercept_grads[0][...] = grads[1] if len(grads) > 1 else 0.0
+        updater.step(params)
+    out = [params.coefs[0].reshape(shape).copy()]
+    return out + [params.intercepts[0].copy()] if len(arrays) > 1 else out
 
 
 def random_grads(shapes, steps=5):
@@ -61,14 +71,14 @@ def test_decoupled_weight_decay_is_adamw():
     w0 = rng.normal(size=(4, 3))
     grads = random_grads([(4, 3)], steps=6)
     pieces, _ = build_regularizers(penalty=None, alpha=0.0, l1_ratio=0.5, l1_method="proximal",
-                                   weight_decay=0.1, max_norm=None, weight_indices=[0], max_norm_indices=[])
+                                   weight_decay=0.1, max_norm=None, max_norm_layers=[])
     (w,) = run(Adam(0.01), pieces, [w0.copy()], grads)
     np.testing.assert_allclose(w, reference_adam(w0, [g[0] for g in grads], 0.01, decoupled=0.1), rtol=1e-10)
 
 
 def pieces_for(**kw):
     settings_ = dict(penalty=None, alpha=0.0, l1_ratio=0.5, l1_method="proximal", weight_decay=0.0,
-                     max_norm=None, weight_indices=[0], max_norm_indices=[0])
+                     max_norm=None, max_norm_layers=[0])
     settings_.update(kw)
     return build_regularizers(**settings_)[0]
 
@@ -152,12 +162,26 @@ def test_state_dict_round_trip_continues_identically():
     w0 = rng.normal(size=(3, 3))
     grads = random_grads([(3, 3)], steps=6)
     (full,) = run(Adam(0.01), [], [w0.copy()], grads)
-    first = Adam(0.01)
-    (half,) = run(first, [], [w0.copy()], grads[:3])
-    second = Adam(0.01)
-    updater = Updater(second)
-    updater.init([half])
+    params = Parameters.from_arrays([w0], [np.zeros(3)], dtype=np.float64)
+    first = Updater(Adam(0.01))
+    first.init(params)
+    for g in grads[:3]:
+        params.coef_grads[0][...] = g[0]
+        first.step(params)
+    second = Updater(Adam(0.01))
+    second.init(params)
     second.load_state_dict(first.state_dict())
     for g in grads[3:]:
-        updater.step([half], [g[0].copy()])
-    np.testing.assert_allclose(half, full)
+        params.coef_grads[0][...] = g[0]
+        second.step(params)
+    np.testing.assert_allclose(params.coefs[0], full)
+
+
+def test_parameters_layout_weights_first_and_views():
+    params = Parameters.from_arrays([np.ones((2, 3)), np.full((3, 1), 2.0)], [np.zeros(3), np.zeros(1)])
+    assert params.n_weights == 9 and params.data.size == 13 and params.data.dtype == np.float32
+    params.weights[:] = 5
+    assert np.all(params.coefs[1] == 5) and np.all(params.intercepts[0] == 0)
+    assert params.owns(params.coefs, params.intercepts) and not params.owns([np.ones((2, 3))], [np.zeros(3)])
+    with pytest.raises(ValueError, match="layer 0: expected coefs of shape"):
+        Parameters.from_arrays([np.ones((2, 3))], [np.zeros(2)])

@@ -29,6 +29,7 @@ from .early_stopping import EarlyStopping
 from .layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
 from .losses import LOSSES
 from .optim import SGD, Adam, Updater, build_regularizers
+from .parameters import Parameters
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .training import Callback, Trainer, TrainingOutcome, predict_in_batches, stop_on_sigint
 
@@ -176,28 +177,39 @@ class _BaseNetwork(BaseEstimator):
             self.coefs_ = [glorot_uniform(a, b, rng, dtype, gain) for a, b in zip(sizes[:-1], sizes[1:])]
         self.intercepts_ = [np.zeros(b, dtype=dtype) for b in sizes[1:]]
 
-    def _network(self):
-        """A Sequential over ``coefs_``/``intercepts_`` (the same arrays, cast if needed)."""
-        dtype = self._dtype()
-        self.coefs_ = [np.ascontiguousarray(W, dtype=dtype) for W in self.coefs_]
-        self.intercepts_ = [np.ascontiguousarray(b, dtype=dtype) for b in self.intercepts_]
+    def _parameters(self):
+        """The flat buffer behind ``coefs_``/``intercepts_``; rebuilt (copying) only when the user replaced them."""
+        params = getattr(self, "_parameters_", None)
+        if params is None or params.data.dtype != self._dtype() or not params.owns(self.coefs_, self.intercepts_):
+            params = Parameters.from_arrays(self.coefs_, self.intercepts_, self._dtype())
+            self._parameters_ = params
+            self.coefs_, self.intercepts_ = list(params.coefs), list(params.intercepts)
+        return params
+
+    def _network(self, params=None):
+        """The layer stack; training layers write gradients into ``params``, inference needs none."""
         mode = self.dropout_mode
         layers = []
         if self.input_dropout:
-            layers.append(Dropout(self.input_dropout, mode))
+            layers.append(Dropout(self.input_dropout, mode, inplace=True))  # it gets a batch buffer
+        dtype = self._dtype()
         last = len(self.coefs_) - 1
-        for k, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
-            layers.append(Dense(W, b, input_grad=k > 0 or bool(self.input_dropout)))
+        for k in range(last + 1):
+            first_grad = k > 0 or bool(self.input_dropout)
+            if params is None:
+                W, b = np.asarray(self.coefs_[k], dtype), np.asarray(self.intercepts_[k], dtype)
+                layers.append(Dense(W, b, input_grad=first_grad))
+            else:
+                layers.append(Dense(*params.layer(k), input_grad=first_grad))
             if k < last:
                 layers.append(ACTIVATIONS[self.activation]())
                 if getattr(self, "dropout", 0.0):
-                    layers.append(Dropout(self.dropout, mode))
+                    layers.append(Dropout(self.dropout, mode, inplace=True))
         return Sequential(layers)
 
-    def _max_norm_indices(self):
+    def _max_norm_layers(self):
         n_layers = len(self.coefs_)
-        hidden = range(n_layers - 1) if n_layers > 1 else range(1)
-        return [2 * k for k in hidden]
+        return list(range(n_layers - 1)) if n_layers > 1 else [0]
 
     def _updater(self):
         if self.optimizer == "adam":
@@ -212,8 +224,7 @@ class _BaseNetwork(BaseEstimator):
             l1_method=self.l1_method,
             weight_decay=self.weight_decay,
             max_norm=self.max_norm,
-            weight_indices=[2 * k for k in range(len(self.coefs_))],
-            max_norm_indices=self._max_norm_indices(),
+            max_norm_layers=self._max_norm_layers(),
         )
         return Updater(opt, pieces), penalty
 
@@ -314,8 +325,8 @@ class _BaseNetwork(BaseEstimator):
         else:
             target = self._encode_targets(y, reset=False, classes=classes)
         # Keep the optimizer state unless the user replaced the weights with other shapes.
-        shapes = [W.shape for W in self.coefs_] + [b.shape for b in self.intercepts_]
-        new_updater = getattr(self, "_updater_shapes_", None) != shapes
+        shapes = [np.shape(W) for W in self.coefs_]
+        new_updater = getattr(self, "_updater_layout_", None) != shapes
         if new_updater:
             self._updater_, self._penalty_ = self._updater()
         offset = len(self.history_.get("loss", []))
@@ -326,17 +337,17 @@ class _BaseNetwork(BaseEstimator):
         return self
 
     def _trainer(self, X, target, validation, early_stopping, callbacks, epoch_offset, init_updater=True):
-        network = self._network()
-        params = network.params
+        params = self._parameters()
+        network = self._network(params)
         if init_updater:
             self._updater_.init(params)
-            self._updater_shapes_ = [p.shape for p in params[0::2]] + [p.shape for p in params[1::2]]
+            self._updater_layout_ = params.layer_shapes
         penalty = self._penalty_
-        weights = params[0::2]
-        penalty_value = (lambda: sum(penalty.value(W) for W in weights)) if penalty else None
+        penalty_value = (lambda: penalty.value(params.weights)) if penalty else None
         self._finished_ = False
         return Trainer(
             network,
+            params,
             LOSSES[self.loss](),
             self._updater_,
             X,
@@ -361,7 +372,7 @@ class _BaseNetwork(BaseEstimator):
         self.early_stopping_ = trainer.early_stopping
         self._finished_ = True
         if outcome.stop_reason == "diverged":
-            self._updater_shapes_ = None  # its moments may hold NaN: start the optimizer afresh next time
+            self._updater_layout_ = None  # its moments may hold NaN: start the optimizer afresh next time
             restored = "the weights of the best epoch" if trainer.early_stopping is not None else (
                 "the weights of the last finished epoch" if trainer.fallback_epoch is not None
                 else "the initial weights")
@@ -385,7 +396,7 @@ class _BaseNetwork(BaseEstimator):
             "estimator": type(self).__name__,
             "params": _json_safe_params(self),
             "fingerprint": fingerprint,
-            "weights": [np.asarray(p) for p in trainer.params],
+            "weights": trainer.parameters.data,
             "updater": self._updater_.state_dict(),
             "trainer": trainer.state_dict(),
             "finished": finished,
@@ -400,10 +411,9 @@ class _BaseNetwork(BaseEstimator):
         if state.get("fingerprint") != fingerprint:
             raise CheckpointError(f"{path}: written for other training data; resume needs the same X and y")
         weights = state["weights"]
-        if [w.shape for w in weights] != [p.shape for p in trainer.params]:
+        if weights.shape != trainer.parameters.data.shape:
             raise CheckpointError(f"{path}: weight shapes do not match this model")
-        for dst, src in zip(trainer.params, weights):
-            np.copyto(dst, src)
+        np.copyto(trainer.parameters.data, weights)
         self._updater_.load_state_dict(state["updater"])
         trainer.load_state_dict(state["trainer"])
         if state["finished"]:
@@ -450,6 +460,11 @@ class _BaseNetwork(BaseEstimator):
         loss = LOSSES[self.loss]
         draws = [loss.output(predict_in_batches(network, X, rng=rng, sample=True)) for _ in range(mc_samples)]
         return np.mean(draws, axis=0)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_parameters_", None)  # coefs_/intercepts_ pickle the weights; the buffer is rebuilt
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -23,6 +23,7 @@ __all__ = [
     "Identity",
     "ACTIVATIONS",
     "Dropout",
+    "keep_mask",
     "Sequential",
     "glorot_uniform",
 ]
@@ -54,7 +55,7 @@ class Dense(Layer):
     ``intercepts_`` are the very arrays that training updates.
     """
 
-    def __init__(self, W, b, input_grad=True):
+    def __init__(self, W, b, dW=None, db=None, input_grad=True):
         if W.ndim != 2 or b.shape != (W.shape[1],):
             raise ValueError(
                 f"Dense expects W of shape (n_in, n_out) and b of shape (n_out,); "
@@ -64,7 +65,9 @@ class Dense(Layer):
         self.b = b
         self.input_grad = input_grad  # the first layer need not return dL/dx
         self.params = [W, b]
-        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+        # Gradients go to dW/db when given (views of a Parameters buffer), else to arrays of its own,
+        # made at the first backward pass (an inference-only layer never makes them).
+        self.grads = [dW, db]
         self._x = None
 
     def forward(self, x, training=False, rng=None):
@@ -75,6 +78,8 @@ class Dense(Layer):
         return out
 
     def backward(self, grad_out):
+        if self.grads[0] is None:
+            self.grads = [np.zeros_like(self.W), np.zeros_like(self.b)]
         np.matmul(self._x.T, grad_out, out=self.grads[0])
         np.sum(grad_out, axis=0, out=self.grads[1])
         self._x = None
@@ -115,8 +120,7 @@ class ReLU(Activation):
 
     @staticmethod
     def df_from_output(out, grad_out):
-        grad_out[out <= 0] = 0
-        return grad_out
+        return np.multiply(grad_out, out > 0, out=grad_out)
 
 
 class Tanh(Activation):
@@ -163,6 +167,24 @@ class Identity(Activation):
 ACTIVATIONS = {cls.name: cls for cls in (ReLU, Tanh, Logistic, Identity)}
 
 
+def keep_mask(shape, p, rng):
+    """A boolean mask with ``P(False) = p``: which units dropout keeps.
+
+    Drawn from the fewest random bits that resolve ``p``: one bit per unit
+    for ``p = 0.5``; one byte compared with a threshold when ``p`` is a multiple
+    of 1/256 (exact); otherwise two bytes, which resolve ``p`` to 1/65536
+    (the drop probability is ``round(p * 65536) / 65536``, within 7.7e-6 of ``p``).
+    """
+    n = int(np.prod(shape))
+    if p == 0.5:
+        bits = np.unpackbits(np.frombuffer(rng.bytes((n + 7) // 8), dtype=np.uint8), count=n)
+        return bits.view(bool).reshape(shape)
+    if float(p * 256).is_integer():
+        return (np.frombuffer(rng.bytes(n), dtype=np.uint8) >= int(p * 256)).reshape(shape)
+    threshold = int(round(p * 65536))
+    return (np.frombuffer(rng.bytes(2 * n), dtype=np.uint16) >= threshold).reshape(shape)
+
+
 class Dropout(Layer):
     """Dropout with drop probability ``p``; the keep mask is ``m ~ Bernoulli(1 - p)``.
 
@@ -178,14 +200,16 @@ class Dropout(Layer):
 
     Notes
     -----
-    ``forward(x, training=True, rng)`` draws a fresh mask from ``rng``.
+    ``forward(x, training=True, rng)`` draws a fresh mask from ``rng`` (see
+    :func:`keep_mask` for how finely ``p`` is resolved). With ``inplace=True``
+    training overwrites ``x`` (the networks here pass a fresh activation or a
+    batch buffer, so they save a copy).
     ``forward(x, training=False, rng, sample=True)`` keeps dropout on at
-    prediction time (Monte Carlo dropout): it draws a mask and returns what
-    training would, without storing anything. A fixed mask can be given with
-    ``mask=`` (used by the gradient checks).
+    prediction time (Monte Carlo dropout), without storing anything. A fixed
+    boolean keep mask can be given with ``mask=`` (the gradient checks use it).
     """
 
-    def __init__(self, p=0.5, mode="inverted"):
+    def __init__(self, p=0.5, mode="inverted", inplace=False):
         p = float(p)
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout p must be a float in [0, 1); got {p!r}")
@@ -193,23 +217,21 @@ class Dropout(Layer):
             raise ValueError(f"dropout mode must be 'inverted' or 'classic'; got {mode!r}")
         self.p = p
         self.mode = mode
-        self._scaled_mask = None
-
-    def draw_mask(self, shape, rng, dtype):
-        """The training-time multiplier: ``m / (1 - p)`` (inverted) or ``m`` (classic)."""
-        keep = rng.random(shape, dtype=np.float32) >= self.p
-        scale = 1.0 / (1.0 - self.p) if self.mode == "inverted" else 1.0
-        return keep.astype(dtype) * dtype(scale) if scale != 1.0 else keep.astype(dtype)
+        self.scale = 1.0 / (1.0 - p) if mode == "inverted" else 1.0
+        self.inplace = inplace
+        self._keep = None
 
     def forward(self, x, training=False, rng=None, sample=False, mask=None):
         if self.p == 0.0:
             return x
         if training or sample or mask is not None:
-            if mask is None:
-                mask = self.draw_mask(x.shape, rng, x.dtype.type)
+            keep = keep_mask(x.shape, self.p, rng) if mask is None else mask
             if training:
-                self._scaled_mask = mask
-            return x * mask
+                self._keep = keep
+            out = np.multiply(x, keep, out=x if training and self.inplace else None)
+            if self.scale != 1.0:
+                out *= out.dtype.type(self.scale)
+            return out
         if self.mode == "classic":
             return x * x.dtype.type(1.0 - self.p)
         return x
@@ -217,8 +239,10 @@ class Dropout(Layer):
     def backward(self, grad_out):
         if self.p == 0.0:
             return grad_out
-        grad_out *= self._scaled_mask
-        self._scaled_mask = None
+        np.multiply(grad_out, self._keep, out=grad_out)
+        if self.scale != 1.0:
+            grad_out *= grad_out.dtype.type(self.scale)
+        self._keep = None
         return grad_out
 
     def __repr__(self):

@@ -46,11 +46,16 @@ class SoftmaxCrossEntropy:
 
     def __call__(self, logits, target):
         n = logits.shape[0]
-        value = self.value(logits, target)
-        grad = softmax(logits)
-        grad[np.arange(n), target] -= 1
-        grad /= n
-        return value, grad
+        rows = np.arange(n)
+        z = logits - logits.max(axis=1, keepdims=True)
+        picked = z[rows, target]
+        np.exp(z, out=z)
+        norm = z.sum(axis=1, keepdims=True)
+        value = float(np.mean(np.log(norm[:, 0]) - picked))  # log-sum-exp minus the target's logit
+        z /= norm  # softmax
+        z[rows, target] -= 1
+        z *= 1.0 / n
+        return value, z
 
     @staticmethod
     def output(logits):

@@ -1,20 +1,24 @@
 """Optimizers and the regularization steps that plug into them.
 
 One training step is a fixed chain of named points (DESIGN.md, "How data
-flows")::
+flows"), applied to a :class:`~shrinkage.parameters.Parameters` buffer::
 
-    grads += coupled penalty gradients          Regularizer.add_gradient
-    update = optimizer.update(grads)            SGD / momentum / Nesterov / Adam
-    w      = decayed w                          Regularizer.decay
-    w     -= update
-    w      = prox / clip / projection of w      Regularizer.project
+    grad += coupled penalty gradients           Regularizer.add_gradient
+    w     = w - lr * weight_decay * w           Regularizer.decay
+    w    -= optimizer update(grad)              SGD / momentum / Nesterov / Adam
+    w     = prox / clip / projection of w       Regularizer.project
 
-so that decoupled weight decay is ``w_new = w - lr * weight_decay * w - update``
-with ``w`` and ``update`` both taken before the step (AdamW, Loshchilov &
-Hutter 2019), while coupled L2 passes through the optimizer's moments. A
-regularizer is a small object that overrides one or more of the three hooks
-and applies to the parameters it is given (weights only; biases are never
-penalized or decayed). :class:`Updater` runs the chain.
+The update depends on the gradient alone (coupled terms are in it already), so
+shrinking ``w`` before subtracting it gives exactly
+``w_new = w - lr * weight_decay * w - update`` with both terms taken from the
+weights before the step: decoupled weight decay (AdamW, Loshchilov & Hutter
+2019). Coupled L2 instead passes through the optimizer's moments.
+Regularizers act on ``params.weights`` (every weight, one contiguous slice),
+never on the biases; max-norm acts on the hidden layers' weight matrices.
+Every operation is in place on whole buffers, and ``y += a * x`` goes through
+a small cache-sized scratch (:func:`axpy`), so a step costs a fixed number of
+passes over the parameters, whatever the number of layers, and no temporary
+array the size of the parameters.
 """
 
 from __future__ import annotations
@@ -35,7 +39,26 @@ __all__ = [
     "MaxNorm",
     "max_norm_project",
     "build_regularizers",
+    "axpy",
 ]
+
+
+CHUNK = 1 << 16  # elements per chunk: 256 KiB of float32 stays in cache between the two passes
+
+
+def axpy(a, x, y, scratch):
+    """``y += a * x`` in place for flat arrays, chunk by chunk through ``scratch`` (no full-size temporary).
+
+    NumPy's own BLAS is not used for this: SciPy's ``saxpy`` comes with a second
+    OpenBLAS whose idle threads slow NumPy's matrix products down several-fold.
+    """
+    step = len(scratch)
+    for start in range(0, len(x), step):
+        stop = min(start + step, len(x))
+        buf = scratch[:stop - start]
+        np.multiply(x[start:stop], a, out=buf)
+        y[start:stop] += buf
+    return y
 
 
 # ---------------------------------------------------------------- optimizers
@@ -55,33 +78,36 @@ class SGD:
         self.nesterov = bool(nesterov)
         self.velocity = None
 
-    def init(self, params):
-        self.velocity = [np.zeros_like(p) for p in params] if self.momentum else None
+    def init(self, data):
+        self.velocity = np.zeros_like(data) if self.momentum else None
 
-    def begin_step(self):
-        pass
-
-    def update(self, i, grad):
-        """The amount to subtract from parameter ``i`` given its gradient."""
+    def apply(self, data, grad):
+        """Subtract this step's update from ``data`` in place; ``grad`` is used as scratch."""
         lr = self.learning_rate
-        if not self.momentum:
-            return lr * grad
-        v = self.velocity[i]
-        v *= self.momentum
-        v += grad
-        if self.nesterov:
-            return lr * (grad + self.momentum * v)
-        return lr * v
+        if self.momentum:
+            v = self.velocity
+            v *= self.momentum
+            v += grad
+            if self.nesterov:  # lr * (g + momentum * v) = lr * g + lr * momentum * v
+                grad *= -lr
+                data += grad
+                np.multiply(v, -lr * self.momentum, out=grad)
+            else:
+                np.multiply(v, -lr, out=grad)
+        else:
+            grad *= -lr
+        data += grad
 
-    def prox_scale(self, i):
-        """The step size that a proximal step on parameter ``i`` should use."""
+    def prox_scale(self, n):
+        """The step size a proximal step on the first ``n`` entries (the weights) should use."""
         return self.learning_rate
 
     def state_dict(self):
         return {"velocity": self.velocity}
 
     def load_state_dict(self, state):
-        self.velocity = state["velocity"]
+        if state["velocity"] is not None:
+            np.copyto(self.velocity, state["velocity"])
 
 
 class Adam:
@@ -100,65 +126,65 @@ class Adam:
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
         self.t = 0
-        self.m = self.v = None
-        self._denom = None
+        self.m = self.v = self._denom = None
 
-    def init(self, params):
+    def init(self, data):
         self.t = 0
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
-        self._denom = [None] * len(params)
+        self.m, self.v = np.zeros_like(data), np.zeros_like(data)
+        self._denom = np.empty_like(data)  # sqrt(v_hat) + eps, kept for the proximal step
 
-    def begin_step(self):
+    def apply(self, data, grad):
+        """One Adam step, chunk by chunk so each chunk's passes run in cache; ``grad`` is used as scratch."""
         self.t += 1
+        b1, b2 = self.beta_1, self.beta_2
+        inv_sqrt_bc2 = 1.0 / np.sqrt(1.0 - b2**self.t)
+        step = -self.learning_rate / (1.0 - b1**self.t)
+        for start in range(0, len(data), CHUNK):
+            c = slice(start, start + CHUNK)
+            g, m, v, denom = grad[c], self.m[c], self.v[c], self._denom[c]
+            m -= g  # m = b1 m + (1 - b1) g = g + b1 (m - g), without a temporary
+            m *= b1
+            m += g
+            g *= g
+            v -= g
+            v *= b2
+            v += g
+            np.sqrt(v, out=denom)
+            denom *= inv_sqrt_bc2
+            denom += self.epsilon
+            np.divide(m, denom, out=g)
+            g *= step
+            data[c] += g
 
-    def _denominator(self, i):
-        v_hat = self.v[i] / (1.0 - self.beta_2**self.t)
-        np.sqrt(v_hat, out=v_hat)
-        v_hat += self.epsilon
-        return v_hat
-
-    def update(self, i, grad):
-        m, v = self.m[i], self.v[i]
-        m *= self.beta_1
-        m += (1.0 - self.beta_1) * grad
-        v *= self.beta_2
-        v += (1.0 - self.beta_2) * (grad * grad)
-        denom = self._denominator(i)
-        self._denom[i] = denom
-        step = self.learning_rate / (1.0 - self.beta_1**self.t)
-        return (step * m) / denom
-
-    def prox_scale(self, i):
-        return self.learning_rate / self._denom[i]
+    def prox_scale(self, n):
+        """``lr / (sqrt(v_hat) + eps)`` for the first ``n`` entries (a new array)."""
+        return self.learning_rate / self._denom[:n]
 
     def state_dict(self):
         return {"t": self.t, "m": self.m, "v": self.v}
 
     def load_state_dict(self, state):
-        self.t, self.m, self.v = int(state["t"]), state["m"], state["v"]
-        self._denom = [None] * len(self.m)
+        self.t = int(state["t"])
+        np.copyto(self.m, state["m"])
+        np.copyto(self.v, state["v"])
 
 
 # --------------------------------------------------------------- regularizers
 
 
 class Regularizer:
-    """A piece of the update chain; applies to the parameter indices it holds."""
-
-    def __init__(self, indices):
-        self.indices = list(indices)
+    """A piece of the update chain; subclasses override the hooks they need."""
 
     def init(self, params):
         pass
 
-    def add_gradient(self, i, w, grad):
+    def add_gradient(self, params):
         pass
 
-    def decay(self, i, w, learning_rate):
+    def decay(self, params, learning_rate):
         pass
 
-    def project(self, i, w, optimizer):
+    def project(self, params, optimizer):
         pass
 
     def state_dict(self):
@@ -169,66 +195,62 @@ class Regularizer:
 
 
 class CoupledPenalty(Regularizer):
-    """Adds ``penalty.grad(w)`` to the data gradient (coupled L2, subgradient L1)."""
+    """Adds ``penalty.grad(w)`` to the weights' gradient (coupled L2, subgradient L1)."""
 
-    def __init__(self, penalty, indices):
-        super().__init__(indices)
+    def __init__(self, penalty):
         self.penalty = penalty
 
-    def add_gradient(self, i, w, grad):
+    def add_gradient(self, params):
         if isinstance(self.penalty, L2):  # the common case, without a temporary
-            grad += self.penalty.alpha * w
+            axpy(self.penalty.alpha, params.weights, params.weight_grads, params.scratch)
         else:
-            grad += self.penalty.grad(w)
+            params.weight_grads += self.penalty.grad(params.weights)
 
 
 class ProximalL1(Regularizer):
-    """Soft-thresholding after each step at ``alpha * optimizer.prox_scale(i)``.
+    """Soft-thresholding after each step at ``alpha * optimizer.prox_scale``.
 
     Under SGD the threshold is ``lr * alpha``; under Adam it is
     ``lr * alpha / (sqrt(v_hat) + eps)`` per weight.
     """
 
-    def __init__(self, alpha, indices):
-        super().__init__(indices)
+    def __init__(self, alpha):
         self.alpha = float(alpha)
 
-    def project(self, i, w, optimizer):
-        soft_threshold(w, self.alpha * optimizer.prox_scale(i), out=w)
+    def project(self, params, optimizer):
+        w = params.weights
+        soft_threshold(w, self.alpha * optimizer.prox_scale(len(w)), out=w)
 
 
 class CumulativeL1(Regularizer):
     """Tsuruoka et al. (2009) cumulative-penalty clipping (see :class:`CumulativeL1State`)."""
 
-    def __init__(self, alpha, indices):
-        super().__init__(indices)
+    def __init__(self, alpha):
         self.alpha = float(alpha)
-        self.states = {}
+        self.state = None
 
     def init(self, params):
-        self.states = {i: CumulativeL1State(params[i].shape, params[i].dtype) for i in self.indices}
+        self.state = CumulativeL1State(params.n_weights, params.data.dtype)
 
-    def project(self, i, w, optimizer):
-        self.states[i].apply(w, self.alpha * optimizer.prox_scale(i))
+    def project(self, params, optimizer):
+        self.state.apply(params.weights, self.alpha * optimizer.prox_scale(params.n_weights))
 
     def state_dict(self):
-        return {"u": [self.states[i].u for i in self.indices], "q": [self.states[i].q for i in self.indices]}
+        return {"u": self.state.u, "q": self.state.q}
 
     def load_state_dict(self, state):
-        for i, u, q in zip(self.indices, state["u"], state["q"]):
-            np.copyto(self.states[i].u, u)
-            np.copyto(self.states[i].q, q)
+        np.copyto(self.state.u, state["u"])
+        np.copyto(self.state.q, state["q"])
 
 
 class DecoupledWeightDecay(Regularizer):
-    """``w <- w - lr * weight_decay * w``, applied before the optimizer's update is subtracted."""
+    """``w <- w - lr * weight_decay * w``, before the optimizer's update is subtracted."""
 
-    def __init__(self, weight_decay, indices):
-        super().__init__(indices)
+    def __init__(self, weight_decay):
         self.weight_decay = float(weight_decay)
 
-    def decay(self, i, w, learning_rate):
-        w *= 1.0 - learning_rate * self.weight_decay
+    def decay(self, params, learning_rate):
+        params.weights *= 1.0 - learning_rate * self.weight_decay
 
 
 def max_norm_project(W, max_norm):
@@ -241,19 +263,18 @@ def max_norm_project(W, max_norm):
 
 
 class MaxNorm(Regularizer):
-    """Max-norm constraint (Srivastava et al. 2014), projected after each step."""
+    """Max-norm constraint (Srivastava et al. 2014) on the given layers, projected after each step."""
 
-    def __init__(self, max_norm, indices):
-        super().__init__(indices)
+    def __init__(self, max_norm, layers):
         self.max_norm = float(max_norm)
+        self.layers = list(layers)
 
-    def project(self, i, w, optimizer):
-        max_norm_project(w, self.max_norm)
+    def project(self, params, optimizer):
+        for k in self.layers:
+            max_norm_project(params.coefs[k], self.max_norm)
 
 
-def build_regularizers(
-    *, penalty, alpha, l1_ratio, l1_method, weight_decay, max_norm, weight_indices, max_norm_indices
-):
+def build_regularizers(*, penalty, alpha, l1_ratio, l1_method, weight_decay, max_norm, max_norm_layers):
     """Turn the estimator-level settings into the list of update-chain pieces.
 
     Returns ``(regularizers, penalty_object)``; ``penalty_object`` (or
@@ -265,16 +286,15 @@ def build_regularizers(
         ratio = {"l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}[penalty]
         penalty_obj = {"l2": L2(alpha), "l1": L1(alpha), "elasticnet": ElasticNet(alpha, ratio)}[penalty]
         if l1_method == "subgradient" or ratio == 0.0:
-            pieces.append(CoupledPenalty(penalty_obj, weight_indices))
+            pieces.append(CoupledPenalty(penalty_obj))
         else:
             if ratio < 1.0:
-                pieces.append(CoupledPenalty(L2(alpha * (1.0 - ratio)), weight_indices))
-            l1_piece = ProximalL1 if l1_method == "proximal" else CumulativeL1
-            pieces.append(l1_piece(alpha * ratio, weight_indices))
+                pieces.append(CoupledPenalty(L2(alpha * (1.0 - ratio))))
+            pieces.append((ProximalL1 if l1_method == "proximal" else CumulativeL1)(alpha * ratio))
     if weight_decay:
-        pieces.append(DecoupledWeightDecay(weight_decay, weight_indices))
+        pieces.append(DecoupledWeightDecay(weight_decay))
     if max_norm is not None:
-        pieces.append(MaxNorm(max_norm, max_norm_indices))
+        pieces.append(MaxNorm(max_norm, max_norm_layers))
     return pieces, penalty_obj
 
 
@@ -282,25 +302,30 @@ def build_regularizers(
 
 
 class Updater:
-    """Runs one optimization step over ``params`` through the chain of pieces."""
+    """Runs one optimization step over a :class:`~shrinkage.parameters.Parameters` buffer."""
 
     def __init__(self, optimizer, regularizers=()):
         self.optimizer = optimizer
         self.regularizers = list(regularizers)
-        self._by_hook = {}
+        self._hooks = {}
 
     def init(self, params):
-        self.optimizer.init(params)
+        self.optimizer.init(params.data)
         for reg in self.regularizers:
             reg.init(params)
-        # Per hook, the (regularizer, index) pairs that override it: no empty calls per step.
+        # Per hook, only the regularizers that override it: no empty calls per step.
         for hook in ("add_gradient", "decay", "project"):
-            self._by_hook[hook] = [
-                (getattr(reg, hook), i)
-                for reg in self.regularizers
-                if getattr(type(reg), hook) is not getattr(Regularizer, hook)
-                for i in reg.indices
-            ]
+            self._hooks[hook] = [getattr(reg, hook) for reg in self.regularizers
+                                 if getattr(type(reg), hook) is not getattr(Regularizer, hook)]
+
+    def step(self, params):
+        for add_gradient in self._hooks["add_gradient"]:
+            add_gradient(params)
+        for decay in self._hooks["decay"]:
+            decay(params, self.optimizer.learning_rate)
+        self.optimizer.apply(params.data, params.grad)
+        for project in self._hooks["project"]:
+            project(params, self.optimizer)
 
     def state_dict(self):
         return {"optimizer": self.optimizer.state_dict(),
@@ -310,16 +335,3 @@ class Updater:
         self.optimizer.load_state_dict(state["optimizer"])
         for reg, reg_state in zip(self.regularizers, state["regularizers"]):
             reg.load_state_dict(reg_state)
-
-    def step(self, params, grads):
-        opt = self.optimizer
-        opt.begin_step()
-        for add_gradient, i in self._by_hook["add_gradient"]:
-            add_gradient(i, params[i], grads[i])
-        updates = [opt.update(i, g) for i, g in enumerate(grads)]
-        for decay, i in self._by_hook["decay"]:
-            decay(i, params[i], opt.learning_rate)
-        for p, u in zip(params, updates):
-            p -= u
-        for project, i in self._by_hook["project"]:
-            project(i, params[i], opt)

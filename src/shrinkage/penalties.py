@@ -39,12 +39,11 @@ def soft_threshold(w, threshold, out=None):
     """Return ``sign(w) * max(|w| - threshold, 0)``; exact zeros where ``|w| <= threshold``.
 
     ``threshold`` may be a scalar or an array broadcastable to ``w``. With
-    ``out=w`` the operation is done in place.
+    ``out=w`` the operation is done in place. Computed as
+    ``w - clip(w, -threshold, threshold)``: the same floating-point result in
+    two passes, and ``w - w`` is exactly zero.
     """
-    magnitude = np.abs(w)
-    magnitude -= threshold
-    np.maximum(magnitude, 0, out=magnitude)
-    return np.copysign(magnitude, w, out=out)
+    return np.subtract(w, np.clip(w, -threshold, threshold), out=out)
 
 
 def _check_alpha(alpha):

@@ -28,7 +28,7 @@ import numpy as np
 
 __all__ = ["Trainer", "train", "predict_in_batches", "TrainingOutcome", "Callback", "stop_on_sigint"]
 
-PREDICT_BATCH = 4096
+PREDICT_ELEMENTS = 1 << 22  # rows per prediction chunk x widest layer: about 16 MiB of float32 activations
 
 
 class Callback:
@@ -56,8 +56,12 @@ class TrainingOutcome:
     message: str = ""  # why training diverged, for the warning
 
 
-def predict_in_batches(network, X, batch_size=PREDICT_BATCH, rng=None, sample=False):
-    """Network output on ``X`` in inference mode, ``batch_size`` rows at a time."""
+def predict_in_batches(network, X, batch_size=None, rng=None, sample=False):
+    """Network output on ``X`` in inference mode, ``batch_size`` rows at a time (by default as many
+    rows as keep the widest layer's activations near 16 MiB)."""
+    if batch_size is None:
+        widest = max([X.shape[1]] + [layer.W.shape[1] for layer in network.dense_layers])
+        batch_size = max(256, PREDICT_ELEMENTS // widest)
     if len(X) <= batch_size:
         return network.forward(X, training=False, rng=rng, sample=sample)
     parts = [
@@ -85,9 +89,10 @@ class Trainer:
 
     Parameters
     ----------
-    network : Sequential
+    network : Sequential whose Dense layers hold views of ``parameters``
+    parameters : :class:`~shrinkage.parameters.Parameters`
     loss_fn : a loss from :mod:`shrinkage.losses`
-    updater : :class:`~shrinkage.optim.Updater`, already ``init``-ed on ``network.params``
+    updater : :class:`~shrinkage.optim.Updater`, already ``init``-ed on ``parameters``
     X, y : training arrays (``X`` in the network's dtype)
     validation : ``(X_val, y_val)`` or None
     score : ``score(output, y) -> float`` for ``val_score``, or None
@@ -102,7 +107,7 @@ class Trainer:
     ``val_loss`` is the data loss alone on the validation set, at inference.
     """
 
-    def __init__(self, network, loss_fn, updater, X, y, *, batch_size, rng, shuffle=True, validation=None,
+    def __init__(self, network, parameters, loss_fn, updater, X, y, *, batch_size, rng, shuffle=True, validation=None,
                  score=None, penalty_value=None, early_stopping=None, callbacks=(), history=None,
                  epoch_offset=0):
         self.network, self.loss_fn, self.updater = network, loss_fn, updater
@@ -117,8 +122,8 @@ class Trainer:
         self.epoch_offset = epoch_offset
         self.epochs_done = 0
         self.stop_requested = False
-        self.params = network.params
-        self.fallback = [p.copy() for p in self.params]  # the weights to go back to
+        self.parameters = parameters
+        self.fallback = parameters.data.copy()  # the weights to go back to
         self.fallback_epoch = None
         if early_stopping is not None:
             early_stopping.reset()
@@ -134,7 +139,7 @@ class Trainer:
         n = len(self.X)
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         gather_x, gather_y = _BatchGatherer(self.X, self.batch_size), _BatchGatherer(self.y, self.batch_size)
-        network, params, grads = self.network, self.params, self.network.grads
+        network, parameters, step = self.network, self.parameters, self.updater.step
         total = 0.0
         for batch, start in enumerate(range(0, n, self.batch_size)):
             idx = order[start:start + self.batch_size]
@@ -143,7 +148,7 @@ class Trainer:
             if not math.isfinite(value):
                 return value
             network.backward(grad_out)
-            self.updater.step(params, grads)
+            step(parameters)
             total += value * len(idx)
             for cb in self.callbacks:
                 cb.on_batch_end(batch, value)
@@ -164,8 +169,7 @@ class Trainer:
     def _keep_fallback(self, epoch):
         es = self.early_stopping
         if es is None or es.improved:
-            for dst, src in zip(self.fallback, self.params):
-                np.copyto(dst, src)
+            np.copyto(self.fallback, self.parameters.data)
             self.fallback_epoch = epoch
 
     def run(self, max_epochs, on_epoch_end=None):
@@ -221,8 +225,7 @@ class Trainer:
             es is not None and es.restore_best_weights and self.fallback_epoch is not None
         )
         if restore:
-            for dst, src in zip(self.params, self.fallback):
-                np.copyto(dst, src)
+            np.copyto(self.parameters.data, self.fallback)
         best_epoch = es.best_epoch if es is not None else None
         return TrainingOutcome(self.epochs_done, stop_reason, best_epoch, restore, message)
 
@@ -235,7 +238,7 @@ class Trainer:
             "rng": self.rng.bit_generator.state,
             "early_stopping": self.early_stopping.state_dict() if self.early_stopping is not None else None,
             "history": {k: list(v) for k, v in self.history.items()},
-            "fallback": [p.copy() for p in self.fallback],
+            "fallback": self.fallback.copy(),
             "fallback_epoch": self.fallback_epoch,
         }
 
@@ -246,14 +249,13 @@ class Trainer:
             self.early_stopping.load_state_dict(state["early_stopping"])
         self.history.clear()
         self.history.update({k: list(v) for k, v in state["history"].items()})
-        for dst, src in zip(self.fallback, state["fallback"]):
-            np.copyto(dst, src)
+        np.copyto(self.fallback, state["fallback"])
         self.fallback_epoch = state["fallback_epoch"]
 
 
-def train(network, loss_fn, updater, X, y, *, max_epochs, **kwargs):
+def train(network, parameters, loss_fn, updater, X, y, *, max_epochs, **kwargs):
     """Build a :class:`Trainer` and run it for ``max_epochs``; return the :class:`TrainingOutcome`."""
-    return Trainer(network, loss_fn, updater, X, y, **kwargs).run(max_epochs)
+    return Trainer(network, parameters, loss_fn, updater, X, y, **kwargs).run(max_epochs)
 
 
 @contextmanager
