@@ -19,8 +19,10 @@ median: on a 2-core machine BLAS lands per process in a fast or a slow mode.
   (forward, weight gradients, input gradients of hidden layers), timed alone
   with NumPy: no training can be faster.
 
-Samples per second are medians over timed epochs; peak memory is the rise of
-the process's peak resident size during the timed run (Linux).
+Epochs of the contenders are interleaved (one of each per round), so every
+round compares them under the same conditions; the table gives median samples
+per second and the median of the per-round ratios. Peak memory is what NumPy
+allocates during a shrinkage epoch (tracemalloc).
 """
 
 from __future__ import annotations
@@ -65,63 +67,48 @@ def make_data(w, n_samples):
     return X, y
 
 
-# ------------------------------------------------------------- peak memory
-
-
-def _status(field):
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
-    return None
-
-
-def peak_rise(fn):
-    """Run ``fn``; return (its result, the rise of peak RSS in bytes, or None off Linux)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # reset the peak resident size (VmHWM)
-        before = _status("VmRSS:")
-    except OSError:
-        return fn(), None
-    result = fn()
-    return result, max(0, _status("VmHWM:") - before)
-
-
 # ---------------------------------------------------------------- trainers
+# Each maker returns (epoch, predict): ``epoch()`` trains one pass over the data.
 
 
-def bench_shrinkage(w, X, y, epochs):
+def make_shrinkage(w, X, y, **overrides):
     from shrinkage import MLPClassifier
 
-    clf = MLPClassifier(hidden_layer_sizes=w.hidden, optimizer="sgd", learning_rate=0.01, momentum=0.9,
-                        penalty="l2", alpha=1e-4, dropout=w.dropout, batch_size=w.batch, max_epochs=epochs,
-                        random_state=0)
+    settings = dict(hidden_layer_sizes=w.hidden, optimizer="sgd", learning_rate=0.01, momentum=0.9,
+                    penalty="l2", alpha=1e-4, dropout=w.dropout, batch_size=w.batch, max_epochs=1,
+                    random_state=0)
+    clf = MLPClassifier(**{**settings, **overrides})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clf.fit(X, y)
-    times = clf.history_["time"][1:]  # the first epoch is warm-up
-    return len(X) / statistics.median(times), clf
+        clf.fit(X, y)  # builds the network, buffers and optimizer state
+    trainer = clf._trainer(X, np.searchsorted(clf.classes_, y), None, None, None, epoch_offset=0,
+                           init_updater=False)
+
+    def epoch():
+        trainer.epochs_done = 0
+        trainer.run(1)
+
+    return epoch, clf.predict_proba
 
 
-def bench_sklearn(w, X, y, epochs, dtype):
+def make_sklearn(w, X, y, dtype):
+    from sklearn import config_context
     from sklearn.neural_network import MLPClassifier as SkMLP
 
     X = X.astype(dtype)
     clf = SkMLP(hidden_layer_sizes=w.hidden, solver="sgd", momentum=0.9, nesterovs_momentum=False,
                 alpha=1e-4, batch_size=w.batch, learning_rate_init=0.01, shuffle=True, random_state=0)
     classes = np.unique(y)
-    times = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for _ in range(epochs):
-            started = time.perf_counter()
+
+    def epoch():
+        with warnings.catch_warnings(), config_context(assume_finite=True):  # no finite check per call
+            warnings.simplefilter("ignore")
             clf.partial_fit(X, y, classes=classes)  # one pass over the data
-            times.append(time.perf_counter() - started)
-    return len(X) / statistics.median(times[1:]), clf
+
+    return epoch, lambda A: clf.predict_proba(A.astype(dtype))
 
 
-def bench_torch(w, X, y, epochs):
+def make_torch(w, X, y):
     import torch
     from torch import nn
 
@@ -136,10 +123,9 @@ def bench_torch(w, X, y, epochs):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     loss_fn = nn.CrossEntropyLoss()
     Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
-    times = []
-    model.train()
-    for _ in range(epochs):
-        started = time.perf_counter()
+
+    def epoch():
+        model.train()
         order = torch.randperm(len(Xt))
         for start in range(0, len(Xt), w.batch):
             idx = order[start:start + w.batch]
@@ -147,12 +133,17 @@ def bench_torch(w, X, y, epochs):
             loss = loss_fn(model(Xt[idx]), yt[idx])
             loss.backward()
             opt.step()
-        times.append(time.perf_counter() - started)
-    return len(X) / statistics.median(times[1:]), model
+
+    def predict(A):
+        model.eval()
+        with torch.no_grad():
+            return model(torch.from_numpy(A)).softmax(1).numpy()
+
+    return epoch, predict
 
 
-def blas_bound(w, repeats):
-    """Samples/s if a training step were only its matrix products, timed with NumPy at these shapes."""
+def make_blas_bound(w, n_samples):
+    """An "epoch" of only the matrix products of the training steps, at the workload's shapes."""
     rng = np.random.default_rng(1)
     b = w.batch
     Ws = [rng.standard_normal((m, n), dtype=np.float32) for m, n in zip(w.sizes[:-1], w.sizes[1:])]
@@ -162,23 +153,16 @@ def blas_bound(w, repeats):
     dWs = [np.empty_like(W) for W in Ws]
     dXs = [np.empty((b, m), np.float32) for m in w.sizes[:-1]]
 
-    def step():
-        for k, W in enumerate(Ws):
-            np.matmul(acts[k], W, out=outs[k])
-        for k in reversed(range(len(Ws))):
-            np.matmul(acts[k].T, grads[k], out=dWs[k])
-            if k > 0:
-                np.matmul(grads[k], Ws[k].T, out=dXs[k])
+    def epoch():
+        for _ in range(n_samples // b):
+            for k, W in enumerate(Ws):
+                np.matmul(acts[k], W, out=outs[k])
+            for k in reversed(range(len(Ws))):
+                np.matmul(acts[k].T, grads[k], out=dWs[k])
+                if k > 0:
+                    np.matmul(grads[k], Ws[k].T, out=dXs[k])
 
-    for _ in range(20):
-        step()
-    samples = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        for _ in range(20):
-            step()
-        samples.append((time.perf_counter() - started) / 20)
-    return b / statistics.median(samples)
+    return epoch, None
 
 
 def predict_rate(predict, X, repeats=5):
@@ -204,69 +188,142 @@ def micro(repeats=200):
     W = rng.standard_normal((512, 512), dtype=np.float32)
     out = np.empty((128, 512), np.float32)
 
-    def timed(fn):
+    def per_call(fn):
         fn()
         started = time.perf_counter()
         for _ in range(repeats):
             fn()
         return (time.perf_counter() - started) / repeats
 
-    dense = timed(lambda: np.matmul(x, W, out=out))
+    dense = per_call(lambda: np.matmul(x, W, out=out))
     results = {"dense 128x512 @ 512x512 (s)": dense}
     for p in (0.5, 0.2):
         layer = Dropout(p)
         buf = x.copy()
-        results[f"dropout p={p} forward+backward / dense"] = timed(
+        results[f"dropout p={p} forward+backward / dense"] = per_call(
             lambda: layer.backward(layer.forward(buf, training=True, rng=rng))) / dense
     Wc = W.copy()
-    results["L1 prox (SGD threshold) / dense"] = timed(lambda: soft_threshold(Wc, 1e-9, out=Wc)) / dense
-    per_weight = np.full_like(W, 1e-9)
-    results["L1 prox (Adam per-weight threshold) / dense"] = timed(
-        lambda: soft_threshold(Wc, per_weight, out=Wc)) / dense
+    results["L1 prox (SGD threshold) / dense"] = per_call(lambda: soft_threshold(Wc, 1e-9, out=Wc)) / dense
+    per_weight, scratch = np.full_like(W, 1e-9), np.empty_like(W)
+    results["L1 prox (Adam per-weight threshold) / dense"] = per_call(
+        lambda: soft_threshold(Wc, per_weight, out=Wc, scratch=scratch)) / dense
     n = x.size
     for name, fn in {
         "uniform float32 < p": lambda: rng.random(n, dtype=np.float32) >= 0.5,
         "random bytes >= threshold": lambda: np.frombuffer(rng.bytes(n), np.uint8) >= 128,
         "unpacked random bits": lambda: np.unpackbits(np.frombuffer(rng.bytes(n // 8), np.uint8)),
     }.items():
-        results[f"mask: {name} (ns/element)"] = timed(fn) / n * 1e9
+        results[f"mask: {name} (ns/element)"] = per_call(fn) / n * 1e9
     return results
 
 
 # -------------------------------------------------------------------- main
 
 
+def timed(fn):
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
 def run(workloads, quick):
-    epochs = 3 if quick else 5
+    """Per workload: a warm-up epoch each, then rounds of one epoch per contender, interleaved, so each
+    round's ratios compare the contenders under the same machine conditions."""
+    rounds = 3 if quick else 7
     rows = []
     for key in workloads:
         w = WORKLOADS[key]
         n = w.n_samples // 4 if quick else w.n_samples
         X, y = make_data(w, n)
-        bound = blas_bound(w, repeats=5 if quick else 15)
-        row = {"workload": w.name, "n_samples": n, "blas_bound": bound}
-        (rate, clf), mem = peak_rise(lambda: bench_shrinkage(w, X, y, epochs))
-        row["shrinkage"], row["shrinkage_mem"] = rate, mem
-        row["shrinkage_predict"] = predict_rate(clf.predict_proba, X)
-        (rate, sk), mem = peak_rise(lambda: bench_sklearn(w, X, y, epochs, np.float32))
-        row["sklearn32"], row["sklearn32_mem"] = rate, mem
-        row["sklearn_predict"] = predict_rate(sk.predict_proba, X)
-        row["sklearn64"], _ = bench_sklearn(w, X, y, epochs, np.float64)
+        contenders = {
+            "shrinkage": make_shrinkage(w, X, y),
+            "sklearn32": make_sklearn(w, X, y, np.float32),
+            "sklearn64": make_sklearn(w, X, y, np.float64),
+            "blas_bound": make_blas_bound(w, n),
+        }
         try:
-            import torch
-
-            (rate, model), mem = peak_rise(lambda: bench_torch(w, X, y, epochs))
-            row["torch"], row["torch_mem"] = rate, mem
-            model.eval()
-            with torch.no_grad():
-                row["torch_predict"] = predict_rate(lambda A: model(torch.from_numpy(A)).softmax(1), X)
+            contenders["torch"] = make_torch(w, X, y)
         except ImportError:
-            row["torch"] = None
-        params = sum(a * b + b for a, b in zip(w.sizes[:-1], w.sizes[1:]))
-        row["params"] = params
-        row["data_bytes"] = X.nbytes
+            pass
+        for epoch, _ in contenders.values():
+            epoch()  # warm-up
+        times = {name: [] for name in contenders}
+        names = list(contenders)
+        for r in range(rounds):
+            # Rotate the order each round and pause between epochs: a library's idle threads keep
+            # spinning for a while after it stops, and would otherwise slow whoever runs next.
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                time.sleep(0.05)
+                times[name].append(timed(contenders[name][0]))
+        row = {"workload": w.name, "n_samples": n, "rounds": rounds,
+               "params": sum(a * b + b for a, b in zip(w.sizes[:-1], w.sizes[1:])), "data_bytes": X.nbytes}
+        for name, ts in times.items():
+            row[name] = n / statistics.median(ts)
+            row[name + "_spread"] = (n / max(ts), n / min(ts))
+        for name in contenders:
+            if name != "shrinkage":  # per-round ratio, then the median over rounds
+                ratios = [b / a for a, b in zip(times["shrinkage"], times[name])]
+                row["ratio_" + name] = statistics.median(ratios)
+        for name, (_, predict) in contenders.items():
+            if predict is not None:
+                row[name + "_predict"] = predict_rate(predict, X)
+        row["shrinkage_peak_bytes"] = traced_peak(lambda: contenders["shrinkage"][0]())
+        row["fit_peak_bytes"], row["fit_budget_bytes"] = fit_memory(w, X, y)
         rows.append(row)
     return rows
+
+
+def regularizer_overheads(quick):
+    """Extra time per W2 epoch that dropout and the L1 proximal step add, interleaved against the same
+    network without them (SGD with momentum, and Adam)."""
+    w = WORKLOADS["W2"]
+    n = w.n_samples // 4 if quick else w.n_samples
+    X, y = make_data(w, n)
+    pairs = {
+        "dropout 0.5 on hidden units (SGD)": ({"dropout": 0.0}, {"dropout": 0.5}),
+        "L1 proximal vs L2 (SGD)": ({"dropout": 0.0}, {"dropout": 0.0, "penalty": "l1"}),
+        "L1 proximal vs L2 (Adam)": ({"dropout": 0.0, "optimizer": "adam"},
+                                     {"dropout": 0.0, "optimizer": "adam", "penalty": "l1"}),
+    }
+    results = {}
+    for name, (base, variant) in pairs.items():
+        a, _ = make_shrinkage(w, X, y, **base)
+        b, _ = make_shrinkage(w, X, y, **variant)
+        ratios = []
+        for _ in range(3 if quick else 7):
+            time.sleep(0.05)
+            ta = timed(a)
+            time.sleep(0.05)
+            ratios.append(timed(b) / ta)
+        results[f"W2 epoch time, {name}"] = f"{100 * (statistics.median(ratios) - 1):+.1f}%"
+    return results
+
+
+def fit_memory(w, X, y):
+    """Peak NumPy memory of a whole one-epoch ``fit`` beyond the data set, and the budget of issue 5:
+    1.5 x (parameters + optimizer state (momentum) + one batch's activations)."""
+    from shrinkage import MLPClassifier
+
+    clf = MLPClassifier(hidden_layer_sizes=w.hidden, optimizer="sgd", momentum=0.9, penalty="l2", alpha=1e-4,
+                        dropout=w.dropout, batch_size=w.batch, max_epochs=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        peak = traced_peak(lambda: clf.fit(X, y))
+    params = sum(a * b + b for a, b in zip(w.sizes[:-1], w.sizes[1:]))
+    activations = w.batch * sum(w.sizes)
+    return peak, 1.5 * 4 * (params + params + activations)
+
+
+def traced_peak(fn):
+    """Peak bytes NumPy allocates while ``fn`` runs (tracemalloc; the data set is allocated before)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def _fmt(v, unit=""):
@@ -275,26 +332,28 @@ def _fmt(v, unit=""):
 
 def report(rows, micro_results):
     mib = 2**20
-    print(f"{'workload':32} {'shrinkage':>10} {'sklearn32':>10} {'sklearn64':>10} {'torch':>10} {'BLAS':>10}"
-          f" {'/sk32':>6} {'/sk64':>6} {'/torch':>6} {'%BLAS':>6}")
+    print(f"{'training samples/s':32} {'shrinkage':>10} {'sklearn32':>10} {'sklearn64':>10} {'torch':>10} "
+          f"{'BLAS':>10} {'/sk32':>6} {'/sk64':>6} {'/torch':>6} {'%BLAS':>6}")
     for r in rows:
-        s = r["shrinkage"]
-        ratio = lambda other: "-" if not other else f"{s / other:.2f}"  # noqa: E731
-        print(f"{r['workload']:32} {_fmt(s):>10} {_fmt(r['sklearn32']):>10} {_fmt(r['sklearn64']):>10} "
-              f"{_fmt(r['torch']):>10} {_fmt(r['blas_bound']):>10} {ratio(r['sklearn32']):>6} "
-              f"{ratio(r['sklearn64']):>6} {ratio(r['torch']):>6} {100 * s / r['blas_bound']:>5.0f}%")
+        ratio = lambda k: "-" if k not in r else f"{r[k]:.2f}"  # noqa: E731
+        print(f"{r['workload']:32} {_fmt(r['shrinkage']):>10} {_fmt(r['sklearn32']):>10} "
+              f"{_fmt(r['sklearn64']):>10} {_fmt(r.get('torch')):>10} {_fmt(r['blas_bound']):>10} "
+              f"{ratio('ratio_sklearn32'):>6} {ratio('ratio_sklearn64'):>6} {ratio('ratio_torch'):>6} "
+              f"{100 * r['ratio_blas_bound']:>5.0f}%")
+    print("(medians over interleaved rounds; ratios are per-round shrinkage/other speed, median over rounds)")
     print("\nprediction (samples/s):")
     for r in rows:
         print(f"  {r['workload']:32} shrinkage {_fmt(r['shrinkage_predict'])}, scikit-learn "
-              f"{_fmt(r['sklearn_predict'])}, torch {_fmt(r.get('torch_predict'))}")
-    print("\npeak resident memory rise during training (MiB; data set size for scale):")
+              f"{_fmt(r['sklearn32_predict'])}, torch {_fmt(r.get('torch_predict'))}")
+    print("\npeak memory NumPy allocates during a shrinkage epoch, beyond the data set (tracemalloc):")
     for r in rows:
-        mem = lambda k: "-" if r.get(k) is None else f"{r[k] / mib:.1f}"  # noqa: E731
-        print(f"  {r['workload']:32} shrinkage {mem('shrinkage_mem')}, scikit-learn {mem('sklearn32_mem')}, "
-              f"torch {mem('torch_mem')}; data {r['data_bytes'] / mib:.1f}, params {4 * r['params'] / mib:.2f}")
+        print(f"  {r['workload']:32} {r['shrinkage_peak_bytes'] / mib:.2f} MiB; parameters "
+              f"{4 * r['params'] / mib:.2f} MiB, data {r['data_bytes'] / mib:.1f} MiB; whole fit "
+              f"{r['fit_peak_bytes'] / mib:.2f} MiB vs budget {r['fit_budget_bytes'] / mib:.2f} MiB "
+              f"(1.5 x (params + momentum + one batch's activations))")
     print("\nmicro-benchmarks:")
     for k, v in micro_results.items():
-        print(f"  {k:48} {v:.3g}")
+        print(f"  {k:48} {v:.3g}" if isinstance(v, float) else f"  {k:48} {v}")
     print(f"\nnote: scikit-learn has no dropout, so its rows do less work on W1/W2. "
           f"Machine: {CORES} cores; load average {os.getloadavg()[0]:.2f}.")
 
@@ -308,6 +367,7 @@ def main(argv=None):
     started = time.perf_counter()
     rows = run([k.strip() for k in args.workloads.split(",")], args.quick)
     micro_results = micro(50 if args.quick else 200)
+    micro_results.update(regularizer_overheads(args.quick))
     report(rows, micro_results)
     print(f"total {time.perf_counter() - started:.0f} s")
     if args.json:

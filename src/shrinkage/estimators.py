@@ -171,11 +171,12 @@ class _BaseNetwork(BaseEstimator):
         sizes = (n_features, *self._hidden_sizes(), n_outputs)
         dtype = self._dtype()
         gain = np.sqrt(2.0) if getattr(self, "activation", None) == "logistic" else 1.0
-        if len(sizes) == 2:  # a linear model: convex, so start from zero as scikit-learn's linear models do
-            self.coefs_ = [np.zeros(sizes, dtype=dtype)]
-        else:
-            self.coefs_ = [glorot_uniform(a, b, rng, dtype, gain) for a, b in zip(sizes[:-1], sizes[1:])]
-        self.intercepts_ = [np.zeros(b, dtype=dtype) for b in sizes[1:]]
+        params = Parameters(list(zip(sizes[:-1], sizes[1:])), dtype)  # zeros: biases, and a linear model's
+        if len(sizes) > 2:  # weights (convex: start from zero, as scikit-learn's linear models do)
+            for W in params.coefs:
+                glorot_uniform(*W.shape, rng, dtype, gain, out=W)
+        self._parameters_ = params
+        self.coefs_, self.intercepts_ = list(params.coefs), list(params.intercepts)
 
     def _parameters(self):
         """The flat buffer behind ``coefs_``/``intercepts_``; rebuilt (copying) only when the user replaced them."""

@@ -51,7 +51,7 @@ class SoftmaxCrossEntropy:
         picked = z[rows, target]
         np.exp(z, out=z)
         norm = z.sum(axis=1, keepdims=True)
-        value = float(np.mean(np.log(norm[:, 0]) - picked))  # log-sum-exp minus the target's logit
+        value = float((np.log(norm[:, 0]) - picked).mean())  # log-sum-exp minus the target's logit
         z /= norm  # softmax
         z[rows, target] -= 1
         z *= 1.0 / n
