@@ -281,9 +281,9 @@ def regularizer_overheads(quick):
     X, y = make_data(w, n)
     pairs = {
         "dropout 0.5 on hidden units (SGD)": ({"dropout": 0.0}, {"dropout": 0.5}),
-        "L1 proximal vs L2 (SGD)": ({"dropout": 0.0}, {"dropout": 0.0, "penalty": "l1"}),
-        "L1 proximal vs L2 (Adam)": ({"dropout": 0.0, "optimizer": "adam"},
-                                     {"dropout": 0.0, "optimizer": "adam", "penalty": "l1"}),
+        "L1 proximal vs no penalty (SGD)": ({"dropout": 0.0, "penalty": None}, {"dropout": 0.0, "penalty": "l1"}),
+        "L1 proximal vs no penalty (Adam)": ({"dropout": 0.0, "optimizer": "adam", "penalty": None},
+                                             {"dropout": 0.0, "optimizer": "adam", "penalty": "l1"}),
     }
     results = {}
     for name, (base, variant) in pairs.items():

@@ -98,9 +98,9 @@ class SGD:
             grad *= -lr
         data += grad
 
-    def prox_scale(self, entries):
-        """The step size of a proximal step on ``data[entries]`` (a slice): here one number."""
-        return self.learning_rate
+    def prox_scale(self, entries, factor=1.0):
+        """``factor`` times the step size of a proximal step on ``data[entries]`` (a slice): one number."""
+        return factor * self.learning_rate
 
     def state_dict(self):
         return {"velocity": self.velocity}
@@ -156,13 +156,13 @@ class Adam:
             g *= step
             data[c] += g
 
-    def prox_scale(self, entries):
-        """``lr / (sqrt(v_hat) + eps)`` on ``data[entries]`` (a slice): a view of a buffer that the next
-        call overwrites (made at the first call, so Adam without L1 does not pay for it)."""
+    def prox_scale(self, entries, factor=1.0):
+        """``factor * lr / (sqrt(v_hat) + eps)`` on ``data[entries]`` (a slice): a view of a buffer that
+        the next call overwrites (made at the first call, so Adam without L1 does not pay for it)."""
         denom = self._denom[entries]
         if self._prox is None or len(self._prox) < len(denom):
             self._prox = np.empty(len(denom), dtype=denom.dtype)
-        return np.divide(self.learning_rate, denom, out=self._prox[:len(denom)])
+        return np.divide(factor * self.learning_rate, denom, out=self._prox[:len(denom)])
 
     def state_dict(self):
         return {"t": self.t, "m": self.m, "v": self.v}
@@ -224,13 +224,11 @@ class ProximalL1(Regularizer):
     def project(self, params, optimizer):
         w, scratch = params.weights, params.weight_grads  # the gradient is spent by now: use it as scratch
         if np.ndim(optimizer.prox_scale(slice(0, 1))) == 0:  # one threshold for every weight
-            soft_threshold(w, self.alpha * optimizer.prox_scale(slice(None)), out=w, scratch=scratch)
+            soft_threshold(w, optimizer.prox_scale(slice(None), self.alpha), out=w, scratch=scratch)
             return
         for start in range(0, len(w), CHUNK):  # per-weight thresholds, chunk by chunk in cache
             c = slice(start, min(start + CHUNK, len(w)))  # weights only: the buffer goes on with biases
-            threshold = optimizer.prox_scale(c)
-            threshold *= self.alpha
-            soft_threshold(w[c], threshold, out=w[c], scratch=scratch[c])
+            soft_threshold(w[c], optimizer.prox_scale(c, self.alpha), out=w[c], scratch=scratch[c])
 
 
 class CumulativeL1(Regularizer):
@@ -244,7 +242,7 @@ class CumulativeL1(Regularizer):
         self.state = CumulativeL1State(params.n_weights, params.data.dtype)
 
     def project(self, params, optimizer):
-        self.state.apply(params.weights, self.alpha * optimizer.prox_scale(slice(0, params.n_weights)))
+        self.state.apply(params.weights, optimizer.prox_scale(slice(0, params.n_weights), self.alpha))
 
     def state_dict(self):
         return {"u": self.state.u, "q": self.state.q}
