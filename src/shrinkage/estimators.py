@@ -103,6 +103,13 @@ def _json_safe_params(estimator):
 DEFAULT_L1_RATIO = 0.5
 
 
+def _store_params(estimator, arguments):
+    """``__init__`` only stores its arguments, as scikit-learn requires (validation happens in ``fit``)."""
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 def as_generator(random_state):
     """A ``numpy.random.Generator`` from None, an int, a Generator or a legacy RandomState."""
     if isinstance(random_state, np.random.Generator):
@@ -646,38 +653,7 @@ class MLPClassifier(_ClassifierBase):
         stopping_threshold=None, validation_fraction=0.1, restore_best_weights=True, shuffle=True,
         random_state=None, verbose=0, dtype="float32",
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.loss = loss
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.l1_method = l1_method
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.dropout_mode = dropout_mode
-        self.max_norm = max_norm
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.min_delta = min_delta
-        self.stopping_criterion = stopping_criterion
-        self.stopping_threshold = stopping_threshold
-        self.validation_fraction = validation_fraction
-        self.restore_best_weights = restore_best_weights
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.dtype = dtype
+        _store_params(self, locals())
 
 
 class LinearClassifier(_ClassifierBase):
@@ -708,35 +684,7 @@ class LinearClassifier(_ClassifierBase):
         stopping_criterion="patience", stopping_threshold=None, validation_fraction=0.1,
         restore_best_weights=True, shuffle=True, random_state=None, verbose=0, dtype="float32",
     ):
-        self.loss = loss
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.l1_method = l1_method
-        self.weight_decay = weight_decay
-        self.input_dropout = input_dropout
-        self.dropout_mode = dropout_mode
-        self.max_norm = max_norm
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.min_delta = min_delta
-        self.stopping_criterion = stopping_criterion
-        self.stopping_threshold = stopping_threshold
-        self.validation_fraction = validation_fraction
-        self.restore_best_weights = restore_best_weights
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.dtype = dtype
+        _store_params(self, locals())
 
     @property
     def coef_(self):
@@ -781,38 +729,7 @@ class MLPRegressor(RegressorMixin, _BaseNetwork):
         stopping_threshold=None, validation_fraction=0.1, restore_best_weights=True, shuffle=True,
         random_state=None, verbose=0, dtype="float32",
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.loss = loss
-        self.penalty = penalty
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.l1_method = l1_method
-        self.weight_decay = weight_decay
-        self.dropout = dropout
-        self.input_dropout = input_dropout
-        self.dropout_mode = dropout_mode
-        self.max_norm = max_norm
-        self.optimizer = optimizer
-        self.learning_rate = learning_rate
-        self.momentum = momentum
-        self.nesterov = nesterov
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.batch_size = batch_size
-        self.max_epochs = max_epochs
-        self.early_stopping = early_stopping
-        self.patience = patience
-        self.min_delta = min_delta
-        self.stopping_criterion = stopping_criterion
-        self.stopping_threshold = stopping_threshold
-        self.validation_fraction = validation_fraction
-        self.restore_best_weights = restore_best_weights
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.verbose = verbose
-        self.dtype = dtype
+        _store_params(self, locals())
 
     def _validate_xy(self, X, y, reset):
         with _numeric_input():
