@@ -6,8 +6,7 @@ flows"), applied to a :class:`~shrinkage.parameters.Parameters` buffer::
     grad += coupled penalty gradients           Regularizer.add_gradient
     w     = w - lr * weight_decay * w           Regularizer.decay
     w    -= optimizer update(grad)              SGD / momentum / Nesterov / Adam
-    w     = prox / clip of w                    Regularizer.project_chunk
-    W     = projection of each matrix           Regularizer.project (max-norm)
+    w     = prox / clip / projection of w       Regularizer.project
 
 The update depends on the gradient alone (coupled terms are in it already), so
 shrinking ``w`` before subtracting it gives exactly
@@ -16,10 +15,10 @@ weights before the step: decoupled weight decay (AdamW, Loshchilov & Hutter
 2019). Coupled L2 instead passes through the optimizer's moments.
 Regularizers act on ``params.weights`` (every weight, one contiguous slice),
 never on the biases; max-norm acts on the hidden layers' weight matrices.
-The :class:`Updater` walks the parameter buffer in cache-sized chunks and runs
-the whole chain on each chunk in place (the spent gradient is the scratch), so a
-step reads the parameters from memory about once, whatever the number of
-layers, and makes no temporary array the size of the parameters.
+Every operation is in place on whole buffers, and ``y += a * x`` goes through
+a small cache-sized scratch (:func:`axpy`), so a step costs a fixed number of
+passes over the parameters, whatever the number of layers, and no temporary
+array the size of the parameters.
 """
 
 from __future__ import annotations
@@ -40,15 +39,29 @@ __all__ = [
     "MaxNorm",
     "max_norm_project",
     "build_regularizers",
+    "axpy",
 ]
 
 
-CHUNK = 1 << 16  # elements per chunk: 256 KiB of float32, so a chunk's passes run in cache
+CHUNK = 1 << 16  # elements per chunk: 256 KiB of float32 stays in cache between the two passes
+
+
+def axpy(a, x, y, scratch):
+    """``y += a * x`` in place for flat arrays, chunk by chunk through ``scratch`` (no full-size temporary).
+
+    NumPy's own BLAS is not used for this: SciPy's ``saxpy`` comes with a second
+    OpenBLAS whose idle threads slow NumPy's matrix products down several-fold.
+    """
+    step = len(scratch)
+    for start in range(0, len(x), step):
+        stop = min(start + step, len(x))
+        buf = scratch[:stop - start]
+        np.multiply(x[start:stop], a, out=buf)
+        y[start:stop] += buf
+    return y
 
 
 # ---------------------------------------------------------------- optimizers
-# ``apply(entries, data, grad)`` updates one chunk: ``data``/``grad`` are the views
-# ``params.data[entries]``/``params.grad[entries]`` and ``entries`` indexes the state.
 
 
 class SGD:
@@ -68,14 +81,11 @@ class SGD:
     def init(self, data):
         self.velocity = np.zeros_like(data) if self.momentum else None
 
-    def begin_step(self):
-        pass
-
-    def apply(self, entries, data, grad):
-        """Subtract this step's update from the chunk ``data`` in place; ``grad`` is spent as scratch."""
+    def apply(self, data, grad):
+        """Subtract this step's update from ``data`` in place; ``grad`` is used as scratch."""
         lr = self.learning_rate
         if self.momentum:
-            v = self.velocity[entries]
+            v = self.velocity
             v *= self.momentum
             v += grad
             if self.nesterov:  # lr * (g + momentum * v) = lr * g + lr * momentum * v
@@ -89,7 +99,7 @@ class SGD:
         data += grad
 
     def prox_scale(self, entries, factor=1.0):
-        """``factor`` times the step size of a proximal step on ``data[entries]``: one number."""
+        """``factor`` times the step size of a proximal step on ``data[entries]`` (a slice): one number."""
         return factor * self.learning_rate
 
     def state_dict(self):
@@ -123,31 +133,32 @@ class Adam:
         self.m, self.v = np.zeros_like(data), np.zeros_like(data)
         self._denom = np.empty_like(data)  # sqrt(v_hat) + eps, kept for the proximal step
 
-    def begin_step(self):
+    def apply(self, data, grad):
+        """One Adam step, chunk by chunk so each chunk's passes run in cache; ``grad`` is used as scratch."""
         self.t += 1
-        self._inv_sqrt_bc2 = 1.0 / np.sqrt(1.0 - self.beta_2**self.t)
-        self._step = -self.learning_rate / (1.0 - self.beta_1**self.t)
-
-    def apply(self, entries, data, grad):
         b1, b2 = self.beta_1, self.beta_2
-        m, v, denom = self.m[entries], self.v[entries], self._denom[entries]
-        m -= grad  # m = b1 m + (1 - b1) g = g + b1 (m - g), without a temporary
-        m *= b1
-        m += grad
-        grad *= grad
-        v -= grad
-        v *= b2
-        v += grad
-        np.sqrt(v, out=denom)  # sqrt(v_hat) + eps = sqrt(v) / sqrt(1 - b2^t) + eps
-        denom *= self._inv_sqrt_bc2
-        denom += self.epsilon
-        np.divide(m, denom, out=grad)
-        grad *= self._step
-        data += grad
+        inv_sqrt_bc2 = 1.0 / np.sqrt(1.0 - b2**self.t)
+        step = -self.learning_rate / (1.0 - b1**self.t)
+        for start in range(0, len(data), CHUNK):
+            c = slice(start, start + CHUNK)
+            g, m, v, denom = grad[c], self.m[c], self.v[c], self._denom[c]
+            m -= g  # m = b1 m + (1 - b1) g = g + b1 (m - g), without a temporary
+            m *= b1
+            m += g
+            g *= g
+            v -= g
+            v *= b2
+            v += g
+            np.sqrt(v, out=denom)
+            denom *= inv_sqrt_bc2
+            denom += self.epsilon
+            np.divide(m, denom, out=g)
+            g *= step
+            data[c] += g
 
     def prox_scale(self, entries, factor=1.0):
-        """``factor * lr / (sqrt(v_hat) + eps)`` on ``data[entries]``: a view of a buffer that the next
-        call overwrites (made at the first call, so Adam without L1 does not pay for it)."""
+        """``factor * lr / (sqrt(v_hat) + eps)`` on ``data[entries]`` (a slice): a view of a buffer that
+        the next call overwrites (made at the first call, so Adam without L1 does not pay for it)."""
         denom = self._denom[entries]
         if self._prox is None or len(self._prox) < len(denom):
             self._prox = np.empty(len(denom), dtype=denom.dtype)
@@ -166,23 +177,15 @@ class Adam:
 
 
 class Regularizer:
-    """A piece of the update chain; subclasses override the hooks they need.
-
-    The chunk hooks get views of one chunk of the weights (``w``, its gradient
-    ``g`` and the slice ``entries`` that locates it); ``project`` gets the
-    whole :class:`~shrinkage.parameters.Parameters` after the step.
-    """
+    """A piece of the update chain; subclasses override the hooks they need."""
 
     def init(self, params):
         pass
 
-    def add_gradient(self, w, g):
+    def add_gradient(self, params):
         pass
 
-    def decay(self, w, learning_rate):
-        pass
-
-    def project_chunk(self, entries, w, g, optimizer):
+    def decay(self, params, learning_rate):
         pass
 
     def project(self, params, optimizer):
@@ -200,17 +203,12 @@ class CoupledPenalty(Regularizer):
 
     def __init__(self, penalty):
         self.penalty = penalty
-        self._scratch = None
 
-    def add_gradient(self, w, g):
-        if isinstance(self.penalty, L2):  # the common case: g += alpha * w through a chunk-sized scratch
-            if self._scratch is None or len(self._scratch) < len(w):
-                self._scratch = np.empty(CHUNK, dtype=w.dtype)
-            scratch = self._scratch[:len(w)]
-            np.multiply(w, self.penalty.alpha, out=scratch)
-            g += scratch
+    def add_gradient(self, params):
+        if isinstance(self.penalty, L2):  # the common case, without a temporary
+            axpy(self.penalty.alpha, params.weights, params.weight_grads, params.scratch)
         else:
-            g += self.penalty.grad(w)
+            params.weight_grads += self.penalty.grad(params.weights)
 
 
 class ProximalL1(Regularizer):
@@ -223,8 +221,14 @@ class ProximalL1(Regularizer):
     def __init__(self, alpha):
         self.alpha = float(alpha)
 
-    def project_chunk(self, entries, w, g, optimizer):
-        soft_threshold(w, optimizer.prox_scale(entries, self.alpha), out=w, scratch=g)  # g is spent
+    def project(self, params, optimizer):
+        w, scratch = params.weights, params.weight_grads  # the gradient is spent by now: use it as scratch
+        if np.ndim(optimizer.prox_scale(slice(0, 1))) == 0:  # one threshold for every weight
+            soft_threshold(w, optimizer.prox_scale(slice(None), self.alpha), out=w, scratch=scratch)
+            return
+        for start in range(0, len(w), CHUNK):  # per-weight thresholds, chunk by chunk in cache
+            c = slice(start, min(start + CHUNK, len(w)))  # weights only: the buffer goes on with biases
+            soft_threshold(w[c], optimizer.prox_scale(c, self.alpha), out=w[c], scratch=scratch[c])
 
 
 class CumulativeL1(Regularizer):
@@ -237,8 +241,8 @@ class CumulativeL1(Regularizer):
     def init(self, params):
         self.state = CumulativeL1State(params.n_weights, params.data.dtype)
 
-    def project_chunk(self, entries, w, g, optimizer):
-        self.state.apply(w, optimizer.prox_scale(entries, self.alpha), entries)
+    def project(self, params, optimizer):
+        self.state.apply(params.weights, optimizer.prox_scale(slice(0, params.n_weights), self.alpha))
 
     def state_dict(self):
         return {"u": self.state.u, "q": self.state.q}
@@ -254,8 +258,8 @@ class DecoupledWeightDecay(Regularizer):
     def __init__(self, weight_decay):
         self.weight_decay = float(weight_decay)
 
-    def decay(self, w, learning_rate):
-        w *= 1.0 - learning_rate * self.weight_decay
+    def decay(self, params, learning_rate):
+        params.weights *= 1.0 - learning_rate * self.weight_decay
 
 
 def max_norm_project(W, max_norm):
@@ -307,15 +311,7 @@ def build_regularizers(*, penalty, alpha, l1_ratio, l1_method, weight_decay, max
 
 
 class Updater:
-    """Runs one optimization step over a :class:`~shrinkage.parameters.Parameters` buffer.
-
-    The buffer is walked in cache-sized chunks; on each chunk of weights the
-    hooks run in the chain's order (coupled gradient, decay, optimizer,
-    proximal step), so each chunk is read from memory once per step. Biases
-    only get the optimizer. Whole-matrix projections (max-norm) follow.
-    """
-
-    HOOKS = ("add_gradient", "decay", "project_chunk", "project")
+    """Runs one optimization step over a :class:`~shrinkage.parameters.Parameters` buffer."""
 
     def __init__(self, optimizer, regularizers=()):
         self.optimizer = optimizer
@@ -326,32 +322,19 @@ class Updater:
         self.optimizer.init(params.data)
         for reg in self.regularizers:
             reg.init(params)
-        # Per hook, only the regularizers that override it: no empty calls per chunk.
-        for hook in self.HOOKS:
+        # Per hook, only the regularizers that override it: no empty calls per step.
+        for hook in ("add_gradient", "decay", "project"):
             self._hooks[hook] = [getattr(reg, hook) for reg in self.regularizers
                                  if getattr(type(reg), hook) is not getattr(Regularizer, hook)]
-        n, n_weights = len(params.data), params.n_weights
-        self._chunks = [slice(a, min(a + CHUNK, n_weights)) for a in range(0, n_weights, CHUNK)]
-        self._bias_chunks = [slice(a, min(a + CHUNK, n)) for a in range(n_weights, n, CHUNK)]
 
     def step(self, params):
-        opt, data, grad = self.optimizer, params.data, params.grad
-        lr = opt.learning_rate
-        add_gradient, decay, project_chunk = (self._hooks[h] for h in self.HOOKS[:3])
-        opt.begin_step()
-        for c in self._chunks:
-            w, g = data[c], grad[c]
-            for hook in add_gradient:
-                hook(w, g)
-            for hook in decay:
-                hook(w, lr)
-            opt.apply(c, w, g)
-            for hook in project_chunk:
-                hook(c, w, g, opt)
-        for c in self._bias_chunks:
-            opt.apply(c, data[c], grad[c])
-        for hook in self._hooks["project"]:
-            hook(params, opt)
+        for add_gradient in self._hooks["add_gradient"]:
+            add_gradient(params)
+        for decay in self._hooks["decay"]:
+            decay(params, self.optimizer.learning_rate)
+        self.optimizer.apply(params.data, params.grad)
+        for project in self._hooks["project"]:
+            project(params, self.optimizer)
 
     def state_dict(self):
         return {"optimizer": self.optimizer.state_dict(),

@@ -166,16 +166,15 @@ class CumulativeL1State:
         self.u = np.zeros(shape, dtype=dtype)
         self.q = np.zeros(shape, dtype=dtype)
 
-    def apply(self, w, penalty_step, entries=slice(None)):
-        """Accumulate ``penalty_step`` and clip ``w`` in place; ``entries`` locates ``w`` in the state."""
-        u, q = self.u[entries], self.q[entries]
-        u += penalty_step
+    def apply(self, w, penalty_step):
+        """Accumulate ``penalty_step`` and clip ``w`` in place."""
+        self.u += penalty_step
         before = w.copy()
         clipped = np.where(
             w > 0,
-            np.maximum(0, w - (u + q)),
-            np.where(w < 0, np.minimum(0, w + (u - q)), w),
+            np.maximum(0, w - (self.u + self.q)),
+            np.where(w < 0, np.minimum(0, w + (self.u - self.q)), w),
         )
         w[...] = clipped
-        q += w - before
+        self.q += w - before
         return w
