@@ -152,7 +152,8 @@ def test_early_stopping_restores_best_and_reports(digits_split):
     restored_val = clf.early_stopping_.best
     from shrinkage.losses import SoftmaxCrossEntropy
     logits = clf._output(X_te)
-    assert SoftmaxCrossEntropy().value(logits, np.searchsorted(clf.classes_, y_te)) == pytest.approx(restored_val, rel=1e-6)
+    restored_loss = SoftmaxCrossEntropy().value(logits, np.searchsorted(clf.classes_, y_te))
+    assert restored_loss == pytest.approx(restored_val, rel=1e-6)
 
 
 def test_early_stopping_holds_out_a_stratified_fraction(digits_split):

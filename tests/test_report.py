@@ -39,7 +39,8 @@ def report(tmp_path_factory):
         configurations=[
             Configuration("none", {"penalty": None}, "plain"),
             Configuration(EVIL, {"penalty": "l1", "alpha": 0.05}, EVIL),
-            Configuration("stop", {"penalty": None, "early_stopping": True, "patience": 0, "min_delta": 0.5}, "early stop"),
+            Configuration("stop", {"penalty": None, "early_stopping": True, "patience": 0, "min_delta": 0.5},
+                          "early stop"),
             Configuration("mn", {"penalty": None, "max_norm": 0.5}, "max-norm"),
         ],
         seeds=2,

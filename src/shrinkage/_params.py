@@ -17,7 +17,10 @@ __all__ = ["Interval", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "val
 
 
 class Interval:
-    """A real (``kind=float``) or integer (``kind=int``) in a range; ``closed`` is 'both', 'left', 'right' or 'neither'."""
+    """A real (``kind=float``) or integer (``kind=int``) in a range.
+
+    ``closed`` is ``"both"``, ``"left"``, ``"right"`` or ``"neither"``.
+    """
 
     def __init__(self, kind, low, high, closed="both"):
         self.kind, self.low, self.high, self.closed = kind, low, high, closed

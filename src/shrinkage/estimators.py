@@ -1,7 +1,7 @@
 """scikit-learn estimators: MLPClassifier, MLPRegressor, LinearClassifier.
 
 All three are one network (a stack of Dense layers, activations and dropout)
-trained by :func:`shrinkage.training.train`; they differ only in their output
+trained by :class:`shrinkage.training.Trainer`; they differ only in their output
 loss and in whether they have hidden layers. The fitted weights live in
 ``coefs_`` / ``intercepts_``, which are the very arrays training updates, so a
 user may set them before ``partial_fit``.
@@ -25,12 +25,12 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _params as P
+from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .early_stopping import EarlyStopping
 from .layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
 from .losses import LOSSES
 from .optim import SGD, Adam, Updater, build_regularizers
 from .parameters import Parameters
-from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .training import Callback, Trainer, TrainingOutcome, predict_in_batches, stop_on_sigint
 
 __all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier"]

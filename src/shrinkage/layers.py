@@ -291,5 +291,6 @@ class Sequential(Layer):
         return grad_out
 
     def __repr__(self):
-        inner = ", ".join(repr(layer) if not isinstance(layer, Dense) else f"Dense{layer.W.shape}" for layer in self.layers)
+        inner = ", ".join(f"Dense{layer.W.shape}" if isinstance(layer, Dense) else repr(layer)
+                          for layer in self.layers)
         return f"Sequential([{inner}])"
