@@ -1,0 +1,478 @@
+"""What every shrinkage estimator shares: parameter checks, the network, training, checkpoints, inference.
+
+:class:`NetworkEstimator` builds a stack of Dense layers, activations and
+dropout over one :class:`~shrinkage.parameters.Parameters` buffer and trains it
+with :class:`~shrinkage.training.Trainer`. The fitted weights live in
+``coefs_`` / ``intercepts_``, views of that buffer, so a user may set them
+before ``partial_fit``. The public estimators (:mod:`shrinkage.estimators`)
+only fix the output side.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zlib
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _params as P
+from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from .early_stopping import EarlyStopping
+from .layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
+from .losses import LOSSES
+from .optim import SGD, Adam, Updater, build_regularizers
+from .parameters import Parameters
+from .training import Callback, Trainer, TrainingOutcome, predict_in_batches, stop_on_sigint
+
+__all__ = ["NetworkEstimator", "TrainingDivergedWarning", "as_generator"]
+
+_UNIT = P.Interval(float, 0, 1, "left")  # [0, 1)
+_PARAMETER_TABLE = {
+    "activation": [P.Options(*ACTIVATIONS)],
+    "penalty": [P.NoneOK(), P.Options("l2", "l1", "elasticnet")],
+    "alpha": [P.Interval(float, 0, None, "left")],
+    "l1_ratio": [P.NoneOK(), P.Interval(float, 0, 1, "both")],
+    "l1_method": [P.Options("proximal", "subgradient", "cumulative")],
+    "weight_decay": [P.Interval(float, 0, None, "left")],
+    "dropout": [_UNIT],
+    "input_dropout": [_UNIT],
+    "dropout_mode": [P.Options("inverted", "classic")],
+    "max_norm": [P.NoneOK(), P.Interval(float, 0, None, "neither")],
+    "optimizer": [P.Options("sgd", "adam")],
+    "learning_rate": [P.Interval(float, 0, None, "neither")],
+    "momentum": [P.Interval(float, 0, 1, "left")],
+    "nesterov": [P.Boolean()],
+    "beta_1": [_UNIT],
+    "beta_2": [_UNIT],
+    "epsilon": [P.Interval(float, 0, None, "neither")],
+    "batch_size": [P.Options("auto"), P.Interval(int, 1, None)],
+    "max_epochs": [P.Interval(int, 1, None)],
+    "early_stopping": [P.Boolean()],
+    "patience": [P.NoneOK(), P.Interval(int, 0, None)],
+    "min_delta": [P.Interval(float, 0, None, "left")],
+    "stopping_criterion": [P.Options("patience", "gl", "pq", "up")],
+    "stopping_threshold": [P.NoneOK(), P.Interval(float, 0, None, "left")],
+    "validation_fraction": [P.Interval(float, 0, 1, "neither")],
+    "restore_best_weights": [P.Boolean()],
+    "shuffle": [P.Boolean()],
+    "random_state": [P.NoneOK(), P.Interval(int, 0, 2**32 - 1),
+                     P.Instance(np.random.Generator, np.random.RandomState)],
+    "verbose": [P.Interval(int, 0, None), P.Boolean()],
+    "dtype": [P.DType()],
+}
+DEFAULT_PATIENCE = 10
+DEFAULT_L1_RATIO = 0.5
+
+
+class TrainingDivergedWarning(UserWarning):
+    """Training met a non-finite loss, stopped, and restored finite weights."""
+
+
+@contextmanager
+def _numeric_input():
+    """Turn NumPy's "could not convert string to float" into a message that names X; values too large
+    for the dtype become scikit-learn's "too large" error without a NumPy overflow warning first."""
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            yield
+    except ValueError as exc:
+        if "could not convert" in str(exc) or "Unable to convert" in str(exc):
+            raise ValueError(f"X must contain only numbers; {exc}") from None
+        raise
+
+
+def _data_fingerprint(X, target):
+    """A cheap identity of the training data, so a checkpoint is not resumed on other data."""
+    return {"shape": list(X.shape), "X": zlib.adler32(np.ascontiguousarray(X).data),
+            "y": zlib.adler32(np.ascontiguousarray(target).data)}
+
+
+def _json_safe_params(estimator):
+    """get_params() as JSON would round-trip it (tuples as lists, generators as None)."""
+    params = {k: (None if isinstance(v, (np.random.Generator, np.random.RandomState)) else v)
+              for k, v in estimator.get_params(deep=False).items()}
+    return json.loads(json.dumps(params, default=str))
+
+
+def _store_params(estimator, arguments):
+    """``__init__`` only stores its arguments, as scikit-learn requires (validation happens in ``fit``)."""
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
+def as_generator(random_state):
+    """A ``numpy.random.Generator`` from None, an int, a Generator or a legacy RandomState."""
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(2**32, dtype=np.uint64))
+    return np.random.default_rng(random_state)
+
+
+class _VerboseLog(Callback):
+    def on_epoch_end(self, epoch, logs):
+        print(f"epoch {epoch}: " + ", ".join(f"{k}={v:.4g}" for k, v in logs.items()), flush=True)
+
+
+class NetworkEstimator(BaseEstimator):
+    """Everything the three estimators share; subclasses fix the output side."""
+
+    _output_losses: tuple = ()
+
+    # ---------------------------------------------------------------- settings
+
+    def _hidden_sizes(self):
+        sizes = getattr(self, "hidden_layer_sizes", ())
+        return (sizes,) if np.isscalar(sizes) else tuple(sizes)
+
+    def _dtype(self):
+        return np.dtype(self.dtype).type
+
+    def _check_params(self):
+        table = {k: v for k, v in _PARAMETER_TABLE.items() if k in self.get_params(deep=False)}
+        table["loss"] = [P.Options(*self._output_losses)]
+        if "hidden_layer_sizes" in self.get_params(deep=False):
+            table["hidden_layer_sizes"] = [P.IntTuple()]
+        P.validate_params(self.get_params(deep=False), table)
+        self._check_param_rules()
+        if self.stopping_criterion == "up" and self.stopping_threshold is not None:
+            if float(self.stopping_threshold) != int(self.stopping_threshold) or self.stopping_threshold < 1:
+                raise ValueError(
+                    f"stopping_threshold must be an int >= 1 with stopping_criterion='up'; "
+                    f"got {self.stopping_threshold!r}"
+                )
+
+    def _check_param_rules(self):
+        """Rules between parameters: a setting that would be silently ignored is an error."""
+        if self.l1_ratio is not None and self.penalty != "elasticnet":
+            raise ValueError(f"l1_ratio is only used with penalty='elasticnet'; got penalty={self.penalty!r}")
+        if self.patience is not None and not (self.early_stopping and self.stopping_criterion == "patience"):
+            raise ValueError("patience is only used with early_stopping=True and stopping_criterion='patience'; "
+                             f"got early_stopping={self.early_stopping}, "
+                             f"stopping_criterion={self.stopping_criterion!r}")
+        if self.stopping_threshold is not None and not (self.early_stopping and
+                                                        self.stopping_criterion != "patience"):
+            raise ValueError("stopping_threshold is only used with early_stopping=True and stopping_criterion "
+                             f"'gl', 'pq' or 'up'; got early_stopping={self.early_stopping}, "
+                             f"stopping_criterion={self.stopping_criterion!r}")
+        if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
+            raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; "
+                             f"got optimizer={self.optimizer!r}, momentum={self.momentum}")
+
+    def _batch_size(self, n_samples):
+        return min(200, n_samples) if self.batch_size == "auto" else min(self.batch_size, n_samples)
+
+    # ----------------------------------------------------------------- network
+
+    def _initialize_weights(self, n_features, n_outputs, rng):
+        sizes = (n_features, *self._hidden_sizes(), n_outputs)
+        dtype = self._dtype()
+        gain = np.sqrt(2.0) if getattr(self, "activation", None) == "logistic" else 1.0
+        params = Parameters(list(zip(sizes[:-1], sizes[1:])), dtype)  # zeros: biases, and a linear model's
+        if len(sizes) > 2:  # weights (convex: start from zero, as scikit-learn's linear models do)
+            for W in params.coefs:
+                glorot_uniform(*W.shape, rng, dtype, gain, out=W)
+        self._parameters_ = params
+        self.coefs_, self.intercepts_ = list(params.coefs), list(params.intercepts)
+
+    def _parameters(self):
+        """The flat buffer behind ``coefs_``/``intercepts_``; rebuilt (copying) only when the user replaced them."""
+        params = getattr(self, "_parameters_", None)
+        if params is None or params.data.dtype != self._dtype() or not params.owns(self.coefs_, self.intercepts_):
+            params = Parameters.from_arrays(self.coefs_, self.intercepts_, self._dtype())
+            self._parameters_ = params
+            self.coefs_, self.intercepts_ = list(params.coefs), list(params.intercepts)
+        return params
+
+    def _network(self, params=None):
+        """The layer stack; training layers write gradients into ``params``, inference needs none."""
+        mode = self.dropout_mode
+        layers = []
+        if self.input_dropout:
+            layers.append(Dropout(self.input_dropout, mode, inplace=True))  # it gets a batch buffer
+        dtype = self._dtype()
+        last = len(self.coefs_) - 1
+        for k in range(last + 1):
+            first_grad = k > 0 or bool(self.input_dropout)
+            if params is None:
+                W, b = np.asarray(self.coefs_[k], dtype), np.asarray(self.intercepts_[k], dtype)
+                layers.append(Dense(W, b, input_grad=first_grad))
+            else:
+                layers.append(Dense(*params.layer(k), input_grad=first_grad))
+            if k < last:
+                layers.append(ACTIVATIONS[self.activation]())
+                if getattr(self, "dropout", 0.0):
+                    layers.append(Dropout(self.dropout, mode, inplace=True))
+        return Sequential(layers)
+
+    def _max_norm_layers(self):
+        n_layers = len(self.coefs_)
+        return list(range(n_layers - 1)) if n_layers > 1 else [0]
+
+    def _updater(self):
+        if self.optimizer == "adam":
+            opt = Adam(self.learning_rate, self.beta_1, self.beta_2, self.epsilon)
+        else:
+            opt = SGD(self.learning_rate, self.momentum, self.nesterov)
+        l1_ratio = DEFAULT_L1_RATIO if self.l1_ratio is None else self.l1_ratio
+        pieces, penalty = build_regularizers(
+            penalty=self.penalty,
+            alpha=self.alpha,
+            l1_ratio=l1_ratio,
+            l1_method=self.l1_method,
+            weight_decay=self.weight_decay,
+            max_norm=self.max_norm,
+            max_norm_layers=self._max_norm_layers(),
+        )
+        return Updater(opt, pieces), penalty
+
+    def _early_stopping(self):
+        if not self.early_stopping:
+            return None
+        return EarlyStopping(
+            monitor="val_loss",
+            patience=DEFAULT_PATIENCE if self.patience is None else self.patience,
+            min_delta=self.min_delta,
+            restore_best_weights=self.restore_best_weights,
+            criterion=self.stopping_criterion,
+            threshold=self.stopping_threshold,
+        )
+
+    # ---------------------------------------------------------------- training
+
+    def fit(self, X, y, validation_data=None, callbacks=None, checkpoint=None, resume=False):
+        """Train from scratch on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) (or (n_samples, n_outputs) for MLPRegressor)
+        validation_data : tuple ``(X_val, y_val)``, optional
+            Validation set for the history and early stopping. Without it,
+            ``early_stopping=True`` holds out ``validation_fraction`` of the
+            training data (stratified for classifiers).
+        callbacks : list of :class:`shrinkage.training.Callback`, optional
+            Called at the start and end of training and after each batch and
+            epoch; ``on_epoch_end`` may return True to stop.
+        checkpoint : path, optional
+            Write the full training state (weights, optimizer and
+            regularizer state, random generator, early stopping, history,
+            epoch) to this file after every epoch, atomically.
+        resume : bool, default=False
+            Continue from ``checkpoint`` if it exists (same parameters and
+            data); the result is bit for bit that of an uninterrupted fit.
+
+        Returns
+        -------
+        self
+
+        Notes
+        -----
+        Ctrl-C during ``fit`` ends training after the current batch, keeps the
+        best weights so far (with early stopping) and returns with
+        ``stop_reason_ == "interrupted"``; a second Ctrl-C raises
+        ``KeyboardInterrupt``. A non-finite training or validation loss stops
+        training, restores the best (or last finished epoch's) weights, sets
+        ``stop_reason_ = "diverged"`` and warns once.
+        """
+        if resume and checkpoint is None:
+            raise ValueError("resume=True needs a checkpoint path; got checkpoint=None")
+        self._check_params()
+        X, y = self._validate_xy(X, y, reset=True)
+        target = self._encode_targets(y, reset=True)
+        rng = as_generator(self.random_state)
+        self._initialize_weights(X.shape[1], self._n_outputs, rng)
+        validation = None
+        if validation_data is not None:
+            X_val, y_val = self._validate_xy(*validation_data, reset=False)
+            validation = (X_val, self._encode_targets(y_val, reset=False))
+        elif self.early_stopping:
+            X, target, validation = self._hold_out(X, target, rng)
+        self._check_batch_size(len(X))
+        self.history_ = {}
+        self._updater_, self._penalty_ = self._updater()
+        self._rng_ = rng
+        trainer = self._trainer(X, target, validation, self._early_stopping(), callbacks, epoch_offset=0)
+        save_state = None
+        if checkpoint is not None:
+            fingerprint = _data_fingerprint(X, target)
+            if resume and Path(checkpoint).exists():
+                self._resume(checkpoint, trainer, fingerprint)
+            save_state = lambda t: self._write_checkpoint(checkpoint, t, fingerprint)  # noqa: E731
+        if self._finished_:  # the checkpoint holds a fit that already ended
+            es = trainer.early_stopping
+            outcome = TrainingOutcome(trainer.epochs_done, self.stop_reason_, es and es.best_epoch, False)
+        else:
+            with stop_on_sigint(trainer):
+                outcome = trainer.run(self.max_epochs, on_epoch_end=save_state)
+        self._finish(outcome, trainer)
+        if save_state is not None and outcome.stop_reason != "interrupted":  # resume continues an interrupted fit
+            self._write_checkpoint(checkpoint, trainer, fingerprint, finished=True)
+        return self
+
+    def _partial_fit(self, X, y, classes=None):
+        first = not hasattr(self, "coefs_")
+        if first:
+            self._check_params()
+        X, y = self._validate_xy(X, y, reset=first)
+        if first:
+            target = self._encode_targets(y, reset=True, classes=classes)
+            self._rng_ = as_generator(self.random_state)
+            self._initialize_weights(X.shape[1], self._n_outputs, self._rng_)
+            self.history_ = {}
+        else:
+            target = self._encode_targets(y, reset=False, classes=classes)
+        # Keep the optimizer state unless the user replaced the weights with other shapes.
+        shapes = [np.shape(W) for W in self.coefs_]
+        new_updater = getattr(self, "_updater_layout_", None) != shapes
+        if new_updater:
+            self._updater_, self._penalty_ = self._updater()
+        offset = len(self.history_.get("loss", []))
+        trainer = self._trainer(X, target, None, None, None, epoch_offset=offset, init_updater=new_updater)
+        with stop_on_sigint(trainer):
+            outcome = trainer.run(1)
+        self._finish(outcome, trainer, partial=True)
+        return self
+
+    def _trainer(self, X, target, validation, early_stopping, callbacks, epoch_offset, init_updater=True):
+        params = self._parameters()
+        network = self._network(params)
+        if init_updater:
+            self._updater_.init(params)
+            self._updater_layout_ = params.layer_shapes
+        penalty = self._penalty_
+        penalty_value = (lambda: penalty.value(params.weights)) if penalty else None
+        self._finished_ = False
+        return Trainer(
+            network,
+            params,
+            LOSSES[self.loss](),
+            self._updater_,
+            X,
+            target,
+            batch_size=self._batch_size(len(X)),
+            rng=self._rng_,
+            shuffle=self.shuffle,
+            validation=validation,
+            score=self._score_output if validation is not None else None,
+            penalty_value=penalty_value,
+            early_stopping=early_stopping,
+            callbacks=list(callbacks or []) + ([_VerboseLog()] if self.verbose else []),
+            history=self.history_,
+            epoch_offset=epoch_offset,
+        )
+
+    def _finish(self, outcome, trainer, partial=False):
+        """Set the fitted attributes from how training ended; warn where scikit-learn would."""
+        self.n_epochs_ = len(self.history_.get("loss", [])) if partial else trainer.epochs_done
+        self.best_epoch_ = outcome.best_epoch
+        self.stop_reason_ = outcome.stop_reason
+        self.early_stopping_ = trainer.early_stopping
+        self._finished_ = True
+        if outcome.stop_reason == "diverged":
+            self._updater_layout_ = None  # its moments may hold NaN: start the optimizer afresh next time
+            restored = "the weights of the best epoch" if trainer.early_stopping is not None else (
+                "the weights of the last finished epoch" if trainer.fallback_epoch is not None
+                else "the initial weights")
+            warnings.warn(
+                f"{type(self).__name__} diverged ({outcome.message}); training stopped and {restored} "
+                f"were restored. Lower learning_rate (now {self.learning_rate}) or check the data's scale.",
+                TrainingDivergedWarning,
+            )
+        elif outcome.stop_reason == "max_epochs" and not partial:
+            warnings.warn(
+                f"{type(self).__name__} ran all max_epochs={self.max_epochs} epochs "
+                "without early stopping triggering; the model may not have converged. "
+                "Increase max_epochs or set early_stopping=True.",
+                ConvergenceWarning,
+            )
+
+    # ------------------------------------------------------------- checkpoints
+
+    def _write_checkpoint(self, path, trainer, fingerprint, finished=False):
+        write_checkpoint(path, {
+            "estimator": type(self).__name__,
+            "params": _json_safe_params(self),
+            "fingerprint": fingerprint,
+            "weights": trainer.parameters.data,
+            "updater": self._updater_.state_dict(),
+            "trainer": trainer.state_dict(),
+            "finished": finished,
+            "stop_reason": getattr(self, "stop_reason_", None) if finished else None,
+        })
+
+    def _resume(self, path, trainer, fingerprint):
+        state = read_checkpoint(path)
+        if state.get("estimator") != type(self).__name__ or state.get("params") != _json_safe_params(self):
+            raise CheckpointError(f"{path}: written by a {state.get('estimator')} with other parameters; "
+                                  "resume needs the same estimator and parameters")
+        if state.get("fingerprint") != fingerprint:
+            raise CheckpointError(f"{path}: written for other training data; resume needs the same X and y")
+        weights = state["weights"]
+        if weights.shape != trainer.parameters.data.shape:
+            raise CheckpointError(f"{path}: weight shapes do not match this model")
+        np.copyto(trainer.parameters.data, weights)
+        self._updater_.load_state_dict(state["updater"])
+        trainer.load_state_dict(state["trainer"])
+        if state["finished"]:
+            self._finished_, self.stop_reason_ = True, state["stop_reason"]
+
+    def _check_batch_size(self, n_samples):
+        if self.batch_size != "auto" and self.batch_size > n_samples:
+            raise ValueError(
+                f"batch_size must be at most the number of training samples ({n_samples}); "
+                f"got {self.batch_size}"
+            )
+
+    def _hold_out(self, X, target, rng):
+        stratify = target if self._is_classifier() else None
+        seed = int(rng.integers(2**32 - 1))
+        try:
+            X_tr, X_val, t_tr, t_val = train_test_split(
+                X, target, test_size=self.validation_fraction, random_state=seed, stratify=stratify
+            )
+        except ValueError:  # a class too small to stratify: fall back to a plain split
+            X_tr, X_val, t_tr, t_val = train_test_split(
+                X, target, test_size=self.validation_fraction, random_state=seed
+            )
+        if len(X_tr) == 0 or len(X_val) == 0:
+            raise ValueError(
+                f"validation_fraction={self.validation_fraction} leaves no training or no validation "
+                f"samples out of {len(X)}; give more data or a different fraction"
+            )
+        return X_tr, t_tr, (X_val, t_val)
+
+    def _is_classifier(self):
+        return isinstance(self, ClassifierMixin)
+
+    # --------------------------------------------------------------- inference
+
+    def _output(self, X, mc_samples=0, random_state=None):
+        check_is_fitted(self, "coefs_")
+        with _numeric_input():
+            X = validate_data(self, X, reset=False, dtype=self._dtype())
+        network = self._network()
+        if not mc_samples:
+            return predict_in_batches(network, X)
+        rng = as_generator(random_state)
+        loss = LOSSES[self.loss]
+        draws = [loss.output(predict_in_batches(network, X, rng=rng, sample=True)) for _ in range(mc_samples)]
+        return np.mean(draws, axis=0)
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_parameters_", None)  # coefs_/intercepts_ pickle the weights; the buffer is rebuilt
+        return state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
