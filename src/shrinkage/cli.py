@@ -213,6 +213,80 @@ def cmd_train(args):
     return 0
 
 
+# -------------------------------------------------------------------- sweep
+
+
+def cmd_sweep(args):
+    from rich.console import Console
+    from rich.table import Table
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .datasets import DataError, load_dataset
+    from .serialization import save
+    from .sweep import SweepError, SweepSpec, format_point, parse_param, run_sweep, summarize_sweep
+    from .sweep import write_sweep_report
+
+    try:
+        params = dict(parse_param(text) for text in args.param)
+    except SweepError as exc:
+        raise CommandError(str(exc)) from None
+    model = _parse_set(args.set)
+    if args.penalty is not None:
+        model["penalty"] = None if args.penalty == "none" else args.penalty
+    if args.epochs is not None:
+        model["max_epochs"] = args.epochs
+    spec = SweepSpec(data=args.data, target=args.target, params=params, model=model,
+                     cv=args.cv if args.cv and args.cv > 1 else None, seeds=args.seeds)
+    from .estimators import MLPClassifier
+
+    unknown = (set(params) | set(model)) - set(MLPClassifier().get_params())
+    if unknown:
+        raise CommandError(f"MLPClassifier has no parameter(s) {sorted(unknown)}")
+    try:
+        for point in spec.points():  # every point must be valid before any fit starts
+            MLPClassifier(**{**model, **point})._check_params()
+        ds = load_dataset(args.data, target=args.target)
+    except (ValueError, DataError) as exc:
+        raise CommandError(str(exc)) from None
+    n_tasks = len(spec.points()) * (spec.cv or spec.seeds)
+
+    def log(result):
+        if not args.quiet:
+            print(f"{format_point(result['point'])} split {result['split']}: score {result['score']:.4f}, "
+                  f"{100 * result['zero_fraction']:.1f}% zeros, {result['seconds']:.1f}s", flush=True)
+
+    if not args.quiet:
+        print(f"shrinkage sweep: {len(spec.points())} points x {spec.cv or spec.seeds} splits = {n_tasks} fits "
+              f"on {ds.name}", flush=True)
+    results, interrupted = run_sweep(spec, ds.X_train, ds.y_train, args.out, jobs=args.jobs or -1,
+                                     resume=args.resume, on_result=log)
+    if interrupted:
+        print(f"shrinkage sweep: interrupted; {len(results)} fit(s) are in {args.out}/sweep.jsonl "
+              "(run again with --resume)", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    rows, best = summarize_sweep(spec, results)
+    final = MLPClassifier(**{**model, **best["point"], "random_state": 0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        final.fit(ds.X_train, ds.y_train)
+    test_accuracy = final.score(ds.X_test, ds.y_test)
+    save(final, Path(args.out) / "best.npz", input_mean=ds.mean, input_scale=ds.scale)
+    report = write_sweep_report(args.out, spec, rows, best, {"dataset": ds.name, "test_accuracy": test_accuracy,
+                                                            "version": __version__})
+    if not args.quiet:
+        table = Table(title=f"sweep on {ds.name}")
+        for col in ("point", "validation acc %", "zero weights"):
+            table.add_column(col, justify="left" if col == "point" else "right")
+        for row in rows:
+            mark = "★ " if row is best else ""
+            table.add_row(mark + format_point(row["point"]), f"{100 * row['score']:.1f} ± "
+                          f"{100 * row['score_std']:.1f}", f"{100 * row['zero_fraction']:.1f}%")
+        Console(width=None if sys.stdout.isatty() else 120).print(table)
+        print(f"best: {format_point(best['point'])}; refitted on the training split: test accuracy "
+              f"{test_accuracy:.4f}; saved {Path(args.out) / 'best.npz'}; report {report}")
+    return 0
+
+
 # ------------------------------------------------------------------ predict
 
 
@@ -306,6 +380,26 @@ def build_parser():
     train.add_argument("--verbose", action="store_true", help="print every epoch's losses")
     train.add_argument("--quiet", action="store_true")
     train.set_defaults(func=cmd_train)
+
+    sweep = sub.add_parser("sweep", help="score a grid of regularization settings by cross-validation",
+                           description="Fit MLPClassifier at every point of the product of the --param lists, "
+                                       "score each by K-fold cross-validation (or a validation split per "
+                                       "seed), stream the fits to DIR/sweep.jsonl, refit and save the best "
+                                       "point, and write DIR/sweep.html.")
+    sweep.add_argument("--data", required=True, help="built-in data set name or a CSV/.npz path")
+    sweep.add_argument("--target", help="label column of a CSV file (default: the last)")
+    sweep.add_argument("--param", action="append", required=True, metavar="NAME=VALUES",
+                       help="values to sweep: START:STOP:log|lin:COUNT or V1,V2,... (repeatable)")
+    sweep.add_argument("--penalty", choices=["none", "l1", "l2", "elasticnet"], help="fixed penalty")
+    sweep.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other fixed parameter")
+    sweep.add_argument("--epochs", type=_positive_int, help="max_epochs of every fit")
+    sweep.add_argument("--cv", type=int, default=3, help="K-fold cross-validation (default 3; 0: a split per seed)")
+    sweep.add_argument("--seeds", type=_positive_int, default=1, help="seeds when --cv 0 (default 1)")
+    sweep.add_argument("--jobs", type=_positive_int, help="worker processes (default: all cores)")
+    sweep.add_argument("--out", default="shrinkage-sweep", help="output folder (default: shrinkage-sweep)")
+    sweep.add_argument("--resume", action="store_true", help="skip the fits already in DIR/sweep.jsonl")
+    sweep.add_argument("--quiet", action="store_true")
+    sweep.set_defaults(func=cmd_sweep)
 
     predict = sub.add_parser("predict", help="predict with a saved model",
                              description="Predict labels for the rows of a CSV/.npz file (or a built-in data "

@@ -1,0 +1,272 @@
+"""Sweeps over regularization settings: a grid, scored by cross-validation, streamed to disk.
+
+A sweep is the product of ``--param`` lists (``alpha=1e-6:1e-1:log:12``,
+``dropout=0,0.2,0.5``). Every (point, fold or seed) pair is one task: fit an
+``MLPClassifier`` on the training part, score accuracy on the held-out part.
+Tasks run through joblib (processes on this machine); each result is appended
+to ``sweep.jsonl`` as it arrives, so an interrupted sweep resumes by skipping
+the tasks already there. The best point (highest mean score) is refitted on
+the whole training split and saved.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import StratifiedKFold, train_test_split
+from threadpoolctl import threadpool_limits
+
+from .estimators import MLPClassifier
+
+__all__ = ["parse_param", "SweepSpec", "tasks_of", "run_sweep", "summarize_sweep", "read_results"]
+
+
+class SweepError(ValueError):
+    """A sweep setting that cannot be used."""
+
+
+def _number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise SweepError(f"expected a number; got {text!r}") from None
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+
+
+def parse_param(text):
+    """``"name=start:stop:log|lin:count"`` or ``"name=v1,v2,..."`` -> ``(name, [values])``.
+
+    >>> parse_param("alpha=1e-4:1e-2:log:3")
+    ('alpha', [0.0001, 0.001, 0.01])
+    >>> parse_param("dropout=0,0.5")
+    ('dropout', [0, 0.5])
+    """
+    name, sep, spec = text.partition("=")
+    if not sep or not name or not spec:
+        raise SweepError(f"--param expects NAME=VALUES; got {text!r}")
+    parts = spec.split(":")
+    if len(parts) == 4:
+        start, stop, scale, count = parts
+        count = int(_number(count))
+        if scale not in ("log", "lin") or count < 1:
+            raise SweepError(f"--param {name}: expected START:STOP:log|lin:COUNT; got {spec!r}")
+        lo, hi = float(start), float(stop)
+        if scale == "log":
+            if lo <= 0 or hi <= 0:
+                raise SweepError(f"--param {name}: a log range needs positive ends; got {spec!r}")
+            values = np.geomspace(lo, hi, count)
+        else:
+            values = np.linspace(lo, hi, count)
+        return name, [float(f"{v:.6g}") for v in values]
+    values = []
+    for item in spec.split(","):
+        item = item.strip()
+        values.append(None if item == "none" else _number(item) if item[:1] in "-.0123456789" else item)
+    return name, values
+
+
+@dataclass
+class SweepSpec:
+    data: str = "digits"
+    target: str | None = None
+    params: dict = field(default_factory=dict)  # name -> list of values
+    model: dict = field(default_factory=dict)  # fixed MLPClassifier parameters
+    cv: int | None = 3  # K folds, or None for one validation split per seed
+    seeds: int = 1
+    validation_fraction: float = 0.2
+
+    def points(self):
+        names = list(self.params)
+        return [dict(zip(names, combo)) for combo in itertools.product(*(self.params[n] for n in names))]
+
+    def to_dict(self):
+        return {"data": self.data, "target": self.target, "params": self.params, "model": self.model,
+                "cv": self.cv, "seeds": self.seeds, "validation_fraction": self.validation_fraction}
+
+
+def tasks_of(spec):
+    """Every (point, split) task with its key: ``split`` is a fold number (with ``cv``) or a seed."""
+    splits = range(spec.cv) if spec.cv else range(spec.seeds)
+    return [(point, split, task_key(point, split)) for point in spec.points() for split in splits]
+
+
+def task_key(point, split):
+    return json.dumps({"point": point, "split": split}, sort_keys=True)
+
+
+def _split_indices(spec, y, split):
+    if spec.cv:
+        folds = StratifiedKFold(n_splits=spec.cv, shuffle=True, random_state=0)
+        return list(folds.split(np.zeros(len(y)), y))[split]
+    idx = np.arange(len(y))
+    return train_test_split(idx, test_size=spec.validation_fraction, stratify=y, random_state=split)
+
+
+def fit_task(spec, point, split, X, y):
+    """Fit one task; return a JSON-ready result (the seed is the split number, so reruns agree)."""
+    train, held_out = _split_indices(spec, y, split)
+    est = MLPClassifier(**{**spec.model, **point, "random_state": split})
+    started = time.perf_counter()
+    with threadpool_limits(1), warnings.catch_warnings():  # one BLAS thread: the same numbers for any --jobs
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X[train], y[train])
+    if est.stop_reason_ == "interrupted":  # Ctrl-C inside fit: a partial fit is not a result
+        raise KeyboardInterrupt
+    weights = np.concatenate([W.ravel() for W in est.coefs_])
+    return {"key": task_key(point, split), "point": point, "split": split,
+            "score": float(est.score(X[held_out], y[held_out])),
+            "zero_fraction": float(np.mean(weights == 0)), "epochs": int(est.n_epochs_),
+            "stop_reason": est.stop_reason_, "seconds": time.perf_counter() - started}
+
+
+def read_results(path):
+    """The results already in ``sweep.jsonl`` (a half-written last line, from a kill, is ignored)."""
+    results = []
+    if Path(path).exists():
+        for line in Path(path).read_text().splitlines():
+            try:
+                results.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return results
+
+
+def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None):
+    """Run the tasks not yet in ``out_dir/sweep.jsonl`` (all of them without ``resume``).
+
+    Returns ``(results, interrupted)``; results are appended to the file as each task ends.
+    """
+    from joblib import Parallel, delayed
+
+    path = Path(out_dir) / "sweep.jsonl"
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    done = read_results(path) if resume else []
+    # Start the file afresh with only the complete results: a line half-written by a kill is dropped.
+    path.write_text("".join(json.dumps(r) + "\n" for r in done))
+    seen = {r["key"] for r in done}
+    todo = [(point, split) for point, split, key in tasks_of(spec) if key not in seen]
+    results, interrupted = list(done), False
+    try:
+        with open(path, "a") as handle:
+            runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
+            for result in runner(delayed(fit_task)(spec, p, s, X, y) for p, s in todo):
+                handle.write(json.dumps(result) + "\n")
+                handle.flush()
+                results.append(result)
+                if on_result:
+                    on_result(result)
+    except KeyboardInterrupt:
+        interrupted = True
+    return results, interrupted
+
+
+def summarize_sweep(spec, results):
+    """Per point: mean and std of the score and of the zero fraction; the best point."""
+    rows = []
+    for point in spec.points():
+        runs = [r for r in results if r["point"] == point]
+        if not runs:
+            continue
+        scores = np.array([r["score"] for r in runs])
+        zeros = np.array([r["zero_fraction"] for r in runs])
+        rows.append({"point": point, "n": len(runs), "score": float(scores.mean()),
+                     "score_std": float(scores.std()), "zero_fraction": float(zeros.mean()),
+                     "seconds": float(sum(r["seconds"] for r in runs))})
+    best = max(rows, key=lambda r: r["score"]) if rows else None
+    return rows, best
+
+
+def format_point(point):
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) and not math.isnan(v) else f"{k}={v}"
+                     for k, v in point.items())
+
+
+# ------------------------------------------------------------------- report
+
+
+def _spans_decades(values):
+    numbers = [v for v in values if isinstance(v, (int, float)) and v is not None]
+    return len(numbers) == len(values) and min(numbers) > 0 and max(numbers) / min(numbers) >= 100
+
+
+def plot_param(spec, rows, best, name):
+    """Mean validation score (error bars: std over folds/seeds) against ``name``, one line per setting
+    of the other parameters; the chosen point is marked."""
+    import matplotlib.pyplot as plt
+
+    from .report import _png
+
+    others = [n for n in spec.params if n != name]
+    fig, (ax_score, ax_zero) = plt.subplots(1, 2, figsize=(10, 3.6))
+    groups = {}
+    for row in rows:
+        groups.setdefault(tuple(row["point"][n] for n in others), []).append(row)
+    for label, group in groups.items():
+        group = sorted(group, key=lambda r: r["point"][name])
+        xs = [r["point"][name] for r in group]
+        legend = ", ".join(f"{n}={v}" for n, v in zip(others, label)) or None
+        ax_score.errorbar(xs, [r["score"] for r in group], yerr=[r["score_std"] for r in group], capsize=3,
+                          marker="o", label=legend)
+        ax_zero.plot(xs, [r["zero_fraction"] for r in group], marker="o", label=legend)
+    bx = best["point"][name]
+    ax_score.plot([bx], [best["score"]], marker="*", markersize=16, color="gold", markeredgecolor="k",
+                  linestyle="none", label="chosen")
+    for ax, ylabel in ((ax_score, "validation accuracy"), (ax_zero, "fraction of exact-zero weights")):
+        if _spans_decades(spec.params[name]):
+            ax.set_xscale("log")
+        ax.set_xlabel(name)
+        ax.set_ylabel(ylabel)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def write_sweep_report(out_dir, spec, rows, best, meta):
+    import html
+
+    import matplotlib
+
+    from .report import _CSS
+
+    matplotlib.use("Agg")
+    e = html.escape
+    plots = "".join(
+        f"<h2>{e(name)}</h2><img alt=\"validation score and sparsity against {e(name)}\" "
+        f"src=\"data:image/png;base64,{plot_param(spec, rows, best, name)}\">"
+        for name in spec.params
+    )
+    best_attr, star = ' class="best"', "★ "
+    body = "".join(
+        f"<tr{best_attr if row is best else ''}><td>{star if row is best else ''}"
+        f"{e(format_point(row['point']))}</td><td>{100 * row['score']:.1f} ± {100 * row['score_std']:.1f}</td>"
+        f"<td>{100 * row['zero_fraction']:.1f}%</td><td>{row['n']}</td></tr>"
+        for row in rows
+    )
+    scoring = f"{spec.cv}-fold cross-validation" if spec.cv else f"a validation split per seed ({spec.seeds})"
+    page = f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>shrinkage sweep: {e(spec.data)}</title><style>{_CSS}</style></head>
+<body>
+<h1>Regularization path on {e(meta['dataset'])}</h1>
+<p>{len(rows)} points scored by {e(scoring)}; fixed model settings <code>{e(json.dumps(spec.model))}</code>.
+Chosen point: <b>{e(format_point(best['point']))}</b>, validation accuracy {100 * best['score']:.1f}%,
+test accuracy after refitting on the whole training split {100 * meta['test_accuracy']:.1f}%.</p>
+{plots}
+<h2>All points</h2>
+<table><tr><th>point</th><th>validation acc %</th><th>zero weights</th><th>fits</th></tr>{body}</table>
+<p>Generated by shrinkage {e(meta['version'])}; every fit is in sweep.jsonl.</p>
+</body>
+</html>
+"""
+    path = Path(out_dir) / "sweep.html"
+    path.write_text(page, encoding="utf-8")
+    return path

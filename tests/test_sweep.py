@@ -1,0 +1,139 @@
+import json
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+
+from shrinkage import load
+from shrinkage.cli import main
+from shrinkage.datasets import load_dataset
+from shrinkage.sweep import SweepError, SweepSpec, parse_param, read_results, run_sweep, tasks_of
+
+
+def test_parse_param_ranges_and_lists():
+    assert parse_param("alpha=1e-6:1e-1:log:6") == ("alpha", [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1])
+    assert parse_param("dropout=0:0.5:lin:3") == ("dropout", [0.0, 0.25, 0.5])
+    assert parse_param("dropout=0,0.2,0.5") == ("dropout", [0, 0.2, 0.5])
+    assert parse_param("penalty=l1,none") == ("penalty", ["l1", None])
+    for bad, message in [("alpha", "expects NAME=VALUES"), ("alpha=0:1:log:3", "positive ends"),
+                         ("alpha=1:2:cubic:3", "START:STOP:log|lin:COUNT")]:
+        with pytest.raises(SweepError, match=message):
+            parse_param(bad)
+
+
+def test_grid_is_the_product_of_the_lists():
+    spec = SweepSpec(params={"alpha": [1e-3, 1e-2], "dropout": [0, 0.2, 0.5]}, cv=3)
+    tasks = tasks_of(spec)
+    assert len(spec.points()) == 6 and len(tasks) == 18 and len({key for _, _, key in tasks}) == 18
+
+
+SMALL = dict(params={"alpha": [1e-4, 1e-2]}, model={"hidden_layer_sizes": (16,), "max_epochs": 15,
+                                                     "penalty": "l1", "learning_rate": 0.01}, cv=3)
+
+
+@pytest.fixture(scope="module")
+def wine():
+    ds = load_dataset("wine")
+    return ds.X_train, ds.y_train
+
+
+def test_resume_fits_only_what_is_missing_and_matches_an_uninterrupted_sweep(tmp_path, wine):
+    X, y = wine
+    spec = SweepSpec(data="wine", **SMALL)
+    whole, _ = run_sweep(spec, X, y, tmp_path / "a", jobs=1)
+    path = tmp_path / "b" / "sweep.jsonl"
+    path.parent.mkdir()
+    lines = (tmp_path / "a" / "sweep.jsonl").read_text().splitlines()
+    path.write_text("\n".join(lines[:2]) + "\n" + lines[2][:20])  # two done, one half-written by a kill
+    fitted = []
+    resumed, interrupted = run_sweep(spec, X, y, tmp_path / "b", jobs=1, resume=True, on_result=fitted.append)
+    assert not interrupted and len(fitted) == len(lines) - 2
+    assert not {r["key"] for r in fitted} & {json.loads(line)["key"] for line in lines[:2]}
+
+    def strip(results):
+        return sorted((r["key"], r["score"], r["zero_fraction"]) for r in results)
+
+    assert strip(resumed) == strip(whole) == strip(read_results(path))
+
+
+def test_jobs_2_equals_jobs_1(tmp_path, wine):
+    X, y = wine
+    spec = SweepSpec(data="wine", **SMALL)
+    one, _ = run_sweep(spec, X, y, tmp_path / "one", jobs=1)
+    two, _ = run_sweep(spec, X, y, tmp_path / "two", jobs=2)
+    key = lambda r: (r["key"], r["score"], r["zero_fraction"])  # noqa: E731
+    assert sorted(map(key, one)) == sorted(map(key, two))
+
+
+class Tags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.images += tag == "img" and dict(attrs)["src"].startswith("data:image/png;base64,")
+
+
+def test_cli_sweep_writes_results_best_model_and_report(tmp_path, capsys):
+    out = tmp_path / "s"
+    code = main(["sweep", "--data", "wine", "--param", "alpha=1e-4:1e-1:log:3", "--param", "dropout=0,0.2",
+                 "--penalty", "l1", "--set", "hidden_layer_sizes=(16,)", "--epochs", "10", "--cv", "2",
+                 "--jobs", "1", "--out", str(out)])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "★" in text and "best:" in text
+    assert len(read_results(out / "sweep.jsonl")) == 3 * 2 * 2
+    assert load(out / "best.npz").coefs_[0].shape == (13, 16)
+    page = (out / "sweep.html").read_text()
+    tags = Tags()
+    tags.feed(page)
+    assert tags.images == 2 and "http" not in page
+
+
+def test_cli_sweep_errors(capsys):
+    assert main(["sweep", "--data", "wine", "--param", "alhpa=1,2"]) == 2
+    assert "no parameter(s) ['alhpa']" in capsys.readouterr().err
+    assert main(["sweep", "--data", "wine", "--param", "dropout=0,1.5"]) == 2
+    assert "dropout must be a float in [0, 1); got 1.5" in capsys.readouterr().err
+
+
+def test_l1_path_sparsity_rises_with_alpha(tmp_path):
+    ds = load_dataset("digits")
+    spec = SweepSpec(data="digits", params={"alpha": [1e-5, 1e-3, 1e-2, 1e-1]}, cv=2,
+                     model={"hidden_layer_sizes": (32,), "max_epochs": 20, "penalty": "l1"})
+    results, _ = run_sweep(spec, ds.X_train, ds.y_train, tmp_path, jobs=2)
+    zeros = [np.mean([r["zero_fraction"] for r in results if r["point"]["alpha"] == a])
+             for a in spec.params["alpha"]]
+    assert zeros == sorted(zeros) and zeros[0] < 0.2 and zeros[-1] > 0.9
+
+
+def test_sigint_then_resume_fits_each_point_once(tmp_path):
+    import signal
+
+    args = ["sweep", "--data", "wine", "--param", "alpha=1e-4:1e-1:log:4", "--penalty", "l1", "--set",
+            "hidden_layer_sizes=(32,)", "--epochs", "150", "--cv", "2", "--jobs", "1"]
+    proc = subprocess.Popen([sys.executable, "-m", "shrinkage", *args, "--out", str(tmp_path / "i")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = 0
+    while seen < 3:  # the header line, then two finished fits
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, proc.stderr.read()
+        seen += bool(line)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "--resume" in err
+    first = read_results(tmp_path / "i" / "sweep.jsonl")
+    assert 2 <= len(first) < 8
+    resumed = subprocess.run([sys.executable, "-m", "shrinkage", *args, "--out", str(tmp_path / "i"), "--resume"],
+                             capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    fitted_after = [line for line in resumed.stdout.splitlines() if " split " in line]
+    assert len(fitted_after) == 8 - len(first)  # no point fitted twice
+    assert main([*args, "--out", str(tmp_path / "u"), "--quiet"]) == 0
+
+    def scores(path):
+        return sorted((r["key"], r["score"], r["zero_fraction"]) for r in read_results(path))
+
+    assert scores(tmp_path / "i" / "sweep.jsonl") == scores(tmp_path / "u" / "sweep.jsonl")
