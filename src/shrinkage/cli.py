@@ -258,8 +258,13 @@ def cmd_sweep(args):
     if not args.quiet:
         print(f"shrinkage sweep: {len(spec.points())} points x {spec.cv or spec.seeds} splits = {n_tasks} fits "
               f"on {ds.name}", flush=True)
-    results, interrupted = run_sweep(spec, ds.X_train, ds.y_train, args.out, jobs=args.jobs or -1,
-                                     resume=args.resume, on_result=log)
+    if args.scheduler and args.jobs:
+        raise CommandError("give --jobs (local processes) or --scheduler (a Dask cluster), not both")
+    try:
+        results, interrupted = run_sweep(spec, ds.X_train, ds.y_train, args.out, jobs=args.jobs or -1,
+                                         resume=args.resume, on_result=log, scheduler=args.scheduler)
+    except SweepError as exc:
+        raise CommandError(str(exc)) from None
     if interrupted:
         print(f"shrinkage sweep: interrupted; {len(results)} fit(s) are in {args.out}/sweep.jsonl "
               "(run again with --resume)", file=sys.stderr)
@@ -396,6 +401,8 @@ def build_parser():
     sweep.add_argument("--cv", type=int, default=3, help="K-fold cross-validation (default 3; 0: a split per seed)")
     sweep.add_argument("--seeds", type=_positive_int, default=1, help="seeds when --cv 0 (default 1)")
     sweep.add_argument("--jobs", type=_positive_int, help="worker processes (default: all cores)")
+    sweep.add_argument("--scheduler", metavar="ADDRESS",
+                       help="run the fits on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs shrinkage[dask])")
     sweep.add_argument("--out", default="shrinkage-sweep", help="output folder (default: shrinkage-sweep)")
     sweep.add_argument("--resume", action="store_true", help="skip the fits already in DIR/sweep.jsonl")
     sweep.add_argument("--quiet", action="store_true")

@@ -3,7 +3,8 @@
 A sweep is the product of ``--param`` lists (``alpha=1e-6:1e-1:log:12``,
 ``dropout=0,0.2,0.5``). Every (point, fold or seed) pair is one task: fit an
 ``MLPClassifier`` on the training part, score accuracy on the held-out part.
-Tasks run through joblib (processes on this machine); each result is appended
+Tasks run through joblib: worker processes on this machine, or the workers of
+a Dask distributed cluster through Dask's joblib backend; each result is appended
 to ``sweep.jsonl`` as it arrives, so an interrupted sweep resumes by skipping
 the tasks already there. The best point (highest mean score) is refitted on
 the whole training split and saved.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from contextlib import contextmanager
 import math
 import time
 import warnings
@@ -139,10 +141,31 @@ def read_results(path):
     return results
 
 
-def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None):
+@contextmanager
+def _backend(scheduler, jobs):
+    """joblib's process backend with ``jobs`` workers, or Dask's joblib backend on ``scheduler``."""
+    from joblib import parallel_config
+
+    if scheduler is None:
+        with parallel_config(backend="loky", n_jobs=jobs):
+            yield
+        return
+    try:
+        from distributed import Client
+    except ImportError:
+        raise SweepError("--scheduler needs the dask extra: pip install 'shrinkage[dask]'") from None
+    with Client(scheduler) as client, parallel_config(backend="dask", n_jobs=-1):
+        client.wait_for_workers(1, timeout=60)
+        yield
+
+
+def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None, scheduler=None):
     """Run the tasks not yet in ``out_dir/sweep.jsonl`` (all of them without ``resume``).
 
-    Returns ``(results, interrupted)``; results are appended to the file as each task ends.
+    ``scheduler``: the address of a Dask distributed scheduler; the fits then run
+    on its workers through Dask's joblib backend (a lost worker's tasks are
+    rerun elsewhere by Dask). Returns ``(results, interrupted)``; results are
+    appended to the file as each task ends.
     """
     from joblib import Parallel, delayed
 
@@ -155,8 +178,8 @@ def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None):
     todo = [(point, split) for point, split, key in tasks_of(spec) if key not in seen]
     results, interrupted = list(done), False
     try:
-        with open(path, "a") as handle:
-            runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
+        with open(path, "a") as handle, _backend(scheduler, jobs):
+            runner = Parallel(return_as="generator_unordered")
             for result in runner(delayed(fit_task)(spec, p, s, X, y) for p, s in todo):
                 handle.write(json.dumps(result) + "\n")
                 handle.flush()
