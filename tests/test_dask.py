@@ -11,8 +11,9 @@ from joblib import parallel_config
 from sklearn.model_selection import GridSearchCV
 
 from shrinkage import MLPClassifier
+from shrinkage.cli import main
 from shrinkage.datasets import load_dataset
-from shrinkage.sweep import SweepSpec, run_sweep
+from shrinkage.sweep import SweepSpec, read_results, run_sweep
 
 SPEC = dict(params={"alpha": [1e-4, 1e-3, 1e-2, 1e-1]}, cv=2,
             model={"hidden_layer_sizes": (32,), "max_epochs": 60, "penalty": "l1", "learning_rate": 0.01})
@@ -35,12 +36,14 @@ def outcome(results):
     return sorted((r["key"], r["score"], r["zero_fraction"]) for r in results)
 
 
-def test_sweep_on_the_cluster_equals_the_local_run(tmp_path, cluster, wine):
-    X, y = wine
-    spec = SweepSpec(data="wine", **SPEC)
-    local, _ = run_sweep(spec, X, y, tmp_path / "local", jobs=1)
-    remote, _ = run_sweep(spec, X, y, tmp_path / "dask", scheduler=cluster.scheduler_address)
+def test_sweep_through_scheduler_equals_the_local_run(tmp_path, cluster):
+    args = ["sweep", "--data", "wine", "--param", "alpha=1e-4:1e-1:log:4", "--penalty", "l1", "--set",
+            "hidden_layer_sizes=(32,)", "--epochs", "60", "--cv", "2", "--quiet"]
+    assert main([*args, "--jobs", "1", "--out", str(tmp_path / "local")]) == 0
+    assert main([*args, "--scheduler", cluster.scheduler_address, "--out", str(tmp_path / "dask")]) == 0
+    local, remote = (read_results(tmp_path / d / "sweep.jsonl") for d in ("local", "dask"))
     assert outcome(remote) == outcome(local) and len(remote) == 8
+    assert (tmp_path / "dask" / "best.npz").exists() and (tmp_path / "dask" / "sweep.html").exists()
 
 
 def test_a_killed_worker_does_not_lose_fits(tmp_path, cluster, wine):

@@ -267,3 +267,17 @@ def test_documented_defaults():
     assert (es.monitor, es.mode, es.patience, es.min_delta, es.baseline, es.start_from_epoch,
             es.restore_best_weights, es.criterion, es.strip) == ("val_loss", "min", 5, 0.0, None, 0, True,
                                                                  "patience", 5)
+
+
+def test_warm_start_continues_from_the_current_weights(digits_split):
+    X_tr, X_te, y_tr, y_te = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(32,), max_epochs=20, learning_rate=0.01, random_state=0).fit(X_tr, y_tr)
+    before = [W.copy() for W in clf.coefs_]
+    clf.set_params(warm_start=True, max_epochs=1, learning_rate=1e-9)
+    clf.fit(X_tr, y_tr)
+    for a, b in zip(before, clf.coefs_):
+        np.testing.assert_allclose(a, b, atol=1e-5)  # a tiny step from where it was
+    cold = MLPClassifier(hidden_layer_sizes=(32,), max_epochs=1, learning_rate=1e-9, random_state=0).fit(X_tr, y_tr)
+    assert not np.allclose(cold.coefs_[0], before[0], atol=1e-3)
+    clf.set_params(hidden_layer_sizes=(8,))  # other shapes: a fresh start
+    assert clf.fit(X_tr, y_tr).coefs_[0].shape == (64, 8)

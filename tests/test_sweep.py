@@ -137,3 +137,27 @@ def test_sigint_then_resume_fits_each_point_once(tmp_path):
         return sorted((r["key"], r["score"], r["zero_fraction"]) for r in read_results(path))
 
     assert scores(tmp_path / "i" / "sweep.jsonl") == scores(tmp_path / "u" / "sweep.jsonl")
+
+
+def test_warm_start_walks_each_alpha_path_from_strong_to_weak(tmp_path, wine, monkeypatch):
+    import shrinkage.sweep as sweep_module
+
+    X, y = wine
+    order = []
+    original = sweep_module.fit_task
+
+    def spy(spec, point, split, X, y, start_from=None):
+        order.append((point["alpha"], split, start_from is not None))
+        return original(spec, point, split, X, y, start_from=start_from)
+
+    monkeypatch.setattr(sweep_module, "fit_task", spy)
+    spec = SweepSpec(data="wine", params={"alpha": [1e-4, 1e-3, 1e-2], "dropout": [0.0, 0.2]}, cv=2,
+                     model={"hidden_layer_sizes": (), "max_epochs": 30, "penalty": "l1"}, warm_start=True)
+    results, _ = run_sweep(spec, X, y, tmp_path, jobs=1)
+    assert len(results) == 12 and len({r["key"] for r in results}) == 12
+    for start in range(0, 12, 3):  # four paths (2 dropouts x 2 folds) of three alphas each
+        path = order[start:start + 3]
+        assert [a for a, _, _ in path] == [1e-2, 1e-3, 1e-4]
+        assert [warm for _, _, warm in path] == [False, True, True]
+        assert len({split for _, split, _ in path}) == 1
+    assert all("_estimator" not in r for r in read_results(tmp_path / "sweep.jsonl"))

@@ -43,6 +43,7 @@ BAD_VALUES = [
                          "instance; got -3"),
     ("verbose", -1, "verbose must be an int in [0, inf) or a bool; got -1"),
     ("dtype", "float16", "dtype must be 'float32' or 'float64'; got 'float16'"),
+    ("warm_start", "yes", "warm_start must be a bool; got 'yes'"),
 ]
 LOSS_MESSAGES = {
     MLPClassifier: "loss must be one of 'softmax', 'hinge'; got 'log'",

@@ -236,7 +236,7 @@ def cmd_sweep(args):
     if args.epochs is not None:
         model["max_epochs"] = args.epochs
     spec = SweepSpec(data=args.data, target=args.target, params=params, model=model,
-                     cv=args.cv if args.cv and args.cv > 1 else None, seeds=args.seeds)
+                     cv=args.cv if args.cv and args.cv > 1 else None, seeds=args.seeds, warm_start=args.warm_start)
     from .estimators import MLPClassifier
 
     unknown = (set(params) | set(model)) - set(MLPClassifier().get_params())
@@ -405,6 +405,8 @@ def build_parser():
                        help="run the fits on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs shrinkage[dask])")
     sweep.add_argument("--out", default="shrinkage-sweep", help="output folder (default: shrinkage-sweep)")
     sweep.add_argument("--resume", action="store_true", help="skip the fits already in DIR/sweep.jsonl")
+    sweep.add_argument("--warm-start", action="store_true",
+                       help="walk alpha from strong to weak, each fit starting from the previous weights")
     sweep.add_argument("--quiet", action="store_true")
     sweep.set_defaults(func=cmd_sweep)
 

@@ -145,6 +145,11 @@ _COMMON_DOC = """
         Seeds every random draw; the same value gives bit-identical results.
     verbose : int, default=0
     dtype : {"float32", "float64"}, default="float32"
+    warm_start : bool, default=False
+        When the estimator is already fitted and the shapes agree, ``fit``
+        starts from the current ``coefs_``/``intercepts_`` instead of a fresh
+        initialisation (the optimizer state starts afresh). Useful along a
+        regularization path.
 
     Attributes
     ----------
@@ -191,7 +196,7 @@ class MLPClassifier(_ClassifierBase):
         nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, batch_size="auto", max_epochs=200,
         early_stopping=False, patience=None, min_delta=0.0, stopping_criterion="patience",
         stopping_threshold=None, validation_fraction=0.1, restore_best_weights=True, shuffle=True,
-        random_state=None, verbose=0, dtype="float32",
+        random_state=None, verbose=0, dtype="float32", warm_start=False,
     ):
         _store_params(self, locals())
 
@@ -222,7 +227,7 @@ class LinearClassifier(_ClassifierBase):
         learning_rate=0.1, momentum=0.9, nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
         batch_size="auto", max_epochs=200, early_stopping=False, patience=None, min_delta=0.0,
         stopping_criterion="patience", stopping_threshold=None, validation_fraction=0.1,
-        restore_best_weights=True, shuffle=True, random_state=None, verbose=0, dtype="float32",
+        restore_best_weights=True, shuffle=True, random_state=None, verbose=0, dtype="float32", warm_start=False,
     ):
         _store_params(self, locals())
 
@@ -267,7 +272,7 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
         nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, batch_size="auto", max_epochs=200,
         early_stopping=False, patience=None, min_delta=0.0, stopping_criterion="patience",
         stopping_threshold=None, validation_fraction=0.1, restore_best_weights=True, shuffle=True,
-        random_state=None, verbose=0, dtype="float32",
+        random_state=None, verbose=0, dtype="float32", warm_start=False,
     ):
         _store_params(self, locals())
 

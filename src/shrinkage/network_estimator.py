@@ -66,6 +66,7 @@ _PARAMETER_TABLE = {
                      P.Instance(np.random.Generator, np.random.RandomState)],
     "verbose": [P.Interval(int, 0, None), P.Boolean()],
     "dtype": [P.DType()],
+    "warm_start": [P.Boolean()],
 }
 DEFAULT_PATIENCE = 10
 DEFAULT_L1_RATIO = 0.5
@@ -289,7 +290,8 @@ class NetworkEstimator(BaseEstimator):
         X, y = self._validate_xy(X, y, reset=True)
         target = self._encode_targets(y, reset=True)
         rng = as_generator(self.random_state)
-        self._initialize_weights(X.shape[1], self._n_outputs, rng)
+        if not self._can_warm_start(X.shape[1]):
+            self._initialize_weights(X.shape[1], self._n_outputs, rng)
         validation = None
         if validation_data is not None:
             X_val, y_val = self._validate_xy(*validation_data, reset=False)
@@ -424,6 +426,13 @@ class NetworkEstimator(BaseEstimator):
         trainer.load_state_dict(state["trainer"])
         if state["finished"]:
             self._finished_, self.stop_reason_ = True, state["stop_reason"]
+
+    def _can_warm_start(self, n_features):
+        """With ``warm_start=True``, ``fit`` starts from the current weights when their shapes fit."""
+        if not self.warm_start or not hasattr(self, "coefs_"):
+            return False
+        sizes = (n_features, *self._hidden_sizes(), self._n_outputs)
+        return [np.shape(W) for W in self.coefs_] == list(zip(sizes[:-1], sizes[1:]))
 
     def _check_batch_size(self, n_samples):
         if self.batch_size != "auto" and self.batch_size > n_samples:

@@ -6,8 +6,11 @@ A sweep is the product of ``--param`` lists (``alpha=1e-6:1e-1:log:12``,
 Tasks run through joblib: worker processes on this machine, or the workers of
 a Dask distributed cluster through Dask's joblib backend; each result is appended
 to ``sweep.jsonl`` as it arrives, so an interrupted sweep resumes by skipping
-the tasks already there. The best point (highest mean score) is refitted on
-the whole training split and saved.
+the tasks already there. With ``warm_start``, each alpha path (the other
+parameters and the split fixed) is one task that walks alpha from strong to
+weak, every fit starting from the previous one's weights, as glmnet and
+scikit-learn's ``lasso_path`` do. The best point (highest mean score) is
+refitted on the whole training split and saved.
 """
 
 from __future__ import annotations
@@ -84,6 +87,7 @@ class SweepSpec:
     cv: int | None = 3  # K folds, or None for one validation split per seed
     seeds: int = 1
     validation_fraction: float = 0.2
+    warm_start: bool = False  # walk each alpha path from strong to weak, starting from the previous weights
 
     def points(self):
         names = list(self.params)
@@ -91,13 +95,23 @@ class SweepSpec:
 
     def to_dict(self):
         return {"data": self.data, "target": self.target, "params": self.params, "model": self.model,
-                "cv": self.cv, "seeds": self.seeds, "validation_fraction": self.validation_fraction}
+                "cv": self.cv, "seeds": self.seeds, "validation_fraction": self.validation_fraction,
+                "warm_start": self.warm_start}
 
 
 def tasks_of(spec):
     """Every (point, split) task with its key: ``split`` is a fold number (with ``cv``) or a seed."""
     splits = range(spec.cv) if spec.cv else range(spec.seeds)
     return [(point, split, task_key(point, split)) for point in spec.points() for split in splits]
+
+
+def paths_of(spec, todo):
+    """Group ``(point, split)`` tasks into alpha paths, strongest alpha first (for warm starts)."""
+    paths = {}
+    for point, split in todo:
+        rest = json.dumps({k: v for k, v in point.items() if k != "alpha"} | {"_split": split}, sort_keys=True)
+        paths.setdefault(rest, []).append((point, split))
+    return [sorted(path, key=lambda task: -task[0]["alpha"]) for path in paths.values()]
 
 
 def task_key(point, split):
@@ -112,10 +126,26 @@ def _split_indices(spec, y, split):
     return train_test_split(idx, test_size=spec.validation_fraction, stratify=y, random_state=split)
 
 
-def fit_task(spec, point, split, X, y):
-    """Fit one task; return a JSON-ready result (the seed is the split number, so reruns agree)."""
+def fit_path(spec, path, X, y):
+    """Fit a path of tasks in order, each starting from the previous one's weights; a list of results."""
+    est, results = None, []
+    for point, split in path:
+        results.append(fit_task(spec, point, split, X, y, start_from=est))
+        est = results[-1].pop("_estimator")
+    return results
+
+
+def fit_task(spec, point, split, X, y, start_from=None):
+    """Fit one task; return a JSON-ready result (the seed is the split number, so reruns agree).
+
+    ``start_from``: a fitted estimator whose weights this fit starts from (a warm start).
+    """
     train, held_out = _split_indices(spec, y, split)
     est = MLPClassifier(**{**spec.model, **point, "random_state": split})
+    if start_from is not None:
+        est.set_params(warm_start=True)
+        est.coefs_, est.intercepts_ = start_from.coefs_, start_from.intercepts_
+        est._n_outputs = start_from._n_outputs
     started = time.perf_counter()
     with threadpool_limits(1), warnings.catch_warnings():  # one BLAS thread: the same numbers for any --jobs
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -123,10 +153,17 @@ def fit_task(spec, point, split, X, y):
     if est.stop_reason_ == "interrupted":  # Ctrl-C inside fit: a partial fit is not a result
         raise KeyboardInterrupt
     weights = np.concatenate([W.ravel() for W in est.coefs_])
-    return {"key": task_key(point, split), "point": point, "split": split,
-            "score": float(est.score(X[held_out], y[held_out])),
-            "zero_fraction": float(np.mean(weights == 0)), "epochs": int(est.n_epochs_),
-            "stop_reason": est.stop_reason_, "seconds": time.perf_counter() - started}
+    result = {"key": task_key(point, split), "point": point, "split": split,
+              "score": float(est.score(X[held_out], y[held_out])),
+              "zero_fraction": float(np.mean(weights == 0)), "epochs": int(est.n_epochs_),
+              "stop_reason": est.stop_reason_, "seconds": time.perf_counter() - started}
+    if spec.warm_start:
+        result["_estimator"] = est  # for the next point of the path; removed before the result is stored
+    return result
+
+
+def _as_list(fn, *args):
+    return [fn(*args)]
 
 
 def read_results(path):
@@ -180,12 +217,18 @@ def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None, schedul
     try:
         with open(path, "a") as handle, _backend(scheduler, jobs):
             runner = Parallel(return_as="generator_unordered")
-            for result in runner(delayed(fit_task)(spec, p, s, X, y) for p, s in todo):
-                handle.write(json.dumps(result) + "\n")
-                handle.flush()
-                results.append(result)
-                if on_result:
-                    on_result(result)
+            if spec.warm_start and "alpha" in spec.params:  # one task per alpha path
+                batches = runner(delayed(fit_path)(spec, chain, X, y) for chain in paths_of(spec, todo))
+            else:
+                batches = runner(delayed(_as_list)(fit_task, spec, p, s, X, y) for p, s in todo)
+            for batch in batches:
+                for result in batch:
+                    result.pop("_estimator", None)
+                    handle.write(json.dumps(result) + "\n")
+                    handle.flush()
+                    results.append(result)
+                    if on_result:
+                        on_result(result)
     except KeyboardInterrupt:
         interrupted = True
     return results, interrupted
