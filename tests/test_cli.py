@@ -18,7 +18,7 @@ def shrinkage(*args, cwd=None):
 def test_help_lists_every_command():
     out = shrinkage("--help")
     assert out.returncode == 0
-    for command in ("study", "train", "predict", "datasets"):
+    for command in ("study", "train", "sweep", "predict", "datasets"):
         assert command in out.stdout
         sub = shrinkage(command, "--help")
         assert sub.returncode == 0 and "usage: shrinkage " + command in sub.stdout
