@@ -316,7 +316,9 @@ def _finding(row, base, results):
                 f"{_points(row['train_accuracy']['mean'])}%, a train-test gap of {_points(gap['mean'])} points.")
     delta = acc["mean"] - base["test_accuracy"]["mean"]
     noise = math.hypot(acc["std"], base["test_accuracy"]["std"])
-    if row["n_runs"] > 1 and abs(delta) <= noise:
+    if abs(delta) < 0.0005:
+        parts = ["left test accuracy unchanged"]
+    elif row["n_runs"] > 1 and abs(delta) <= noise:
         parts = [f"changed test accuracy by {delta * 100:+.1f} points, within seed-to-seed noise "
                  f"(±{noise * 100:.1f})"]
     else:
