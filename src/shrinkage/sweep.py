@@ -318,6 +318,8 @@ def write_sweep_report(out_dir, spec, rows, best, meta):
         for row in rows
     )
     scoring = f"{spec.cv}-fold cross-validation" if spec.cv else f"a validation split per seed ({spec.seeds})"
+    if spec.warm_start:
+        scoring += ", each alpha path walked from strong to weak with warm starts"
     page = f"""<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>shrinkage sweep: {e(spec.data)}</title><style>{_CSS}</style></head>
