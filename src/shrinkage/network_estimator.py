@@ -10,7 +10,6 @@ only fix the output side.
 
 from __future__ import annotations
 
-import json
 import warnings
 import zlib
 from contextlib import contextmanager
@@ -31,7 +30,7 @@ from .optim import SGD, Adam, Updater, build_regularizers
 from .parameters import Parameters
 from .training import Callback, Trainer, TrainingOutcome, predict_in_batches, stop_on_sigint
 
-__all__ = ["NetworkEstimator", "TrainingDivergedWarning", "as_generator"]
+__all__ = ["NetworkEstimator", "TrainingDivergedWarning", "as_generator", "json_safe_params", "fit_quietly"]
 
 _UNIT = P.Interval(float, 0, 1, "left")  # [0, 1)
 _PARAMETER_TABLE = {
@@ -95,11 +94,31 @@ def _data_fingerprint(X, target):
             "y": zlib.adler32(np.ascontiguousarray(target).data)}
 
 
-def _json_safe_params(estimator):
-    """get_params() as JSON would round-trip it (tuples as lists, generators as None)."""
-    params = {k: (None if isinstance(v, (np.random.Generator, np.random.RandomState)) else v)
-              for k, v in estimator.get_params(deep=False).items()}
-    return json.loads(json.dumps(params, default=str))
+def json_safe_params(estimator):
+    """get_params() as plain JSON values: tuples as lists, NumPy scalars and dtypes as Python values,
+    a Generator or RandomState as None (its state is not a parameter worth keeping)."""
+    params = {}
+    for key, value in estimator.get_params(deep=False).items():
+        if isinstance(value, (np.random.Generator, np.random.RandomState)):
+            value = None
+        elif isinstance(value, tuple):
+            value = list(value)
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, type):
+            value = np.dtype(value).name
+        params[key] = value
+    return params
+
+
+def fit_quietly(estimator, X, y, **fit_params):
+    """``fit`` on one BLAS thread (the same numbers in any worker process) without the
+    ConvergenceWarning; for the study and sweeps, which report epochs and stop reasons themselves."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y, **fit_params)
 
 
 def _store_params(estimator, arguments):
@@ -402,7 +421,7 @@ class NetworkEstimator(BaseEstimator):
     def _write_checkpoint(self, path, trainer, fingerprint, finished=False):
         write_checkpoint(path, {
             "estimator": type(self).__name__,
-            "params": _json_safe_params(self),
+            "params": json_safe_params(self),
             "fingerprint": fingerprint,
             "weights": trainer.parameters.data,
             "updater": self._updater_.state_dict(),
@@ -413,7 +432,7 @@ class NetworkEstimator(BaseEstimator):
 
     def _resume(self, path, trainer, fingerprint):
         state = read_checkpoint(path)
-        if state.get("estimator") != type(self).__name__ or state.get("params") != _json_safe_params(self):
+        if state.get("estimator") != type(self).__name__ or state.get("params") != json_safe_params(self):
             raise CheckpointError(f"{path}: written by a {state.get('estimator')} with other parameters; "
                                   "resume needs the same estimator and parameters")
         if state.get("fingerprint") != fingerprint:

@@ -72,6 +72,8 @@ class SGD:
     update is ``lr * g``.
     """
 
+    per_weight_metric = False  # prox_scale is one number
+
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         self.learning_rate = float(learning_rate)
         self.momentum = float(momentum)
@@ -119,6 +121,8 @@ class Adam:
     that ``alpha`` means the same under Adam as under SGD (ProxGen; Yun,
     Lozano & Yang 2021).
     """
+
+    per_weight_metric = True  # prox_scale is an array, one step size per weight
 
     def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         self.learning_rate = float(learning_rate)
@@ -223,7 +227,7 @@ class ProximalL1(Regularizer):
 
     def project(self, params, optimizer):
         w, scratch = params.weights, params.weight_grads  # the gradient is spent by now: use it as scratch
-        if np.ndim(optimizer.prox_scale(slice(0, 1))) == 0:  # one threshold for every weight
+        if not optimizer.per_weight_metric:  # one threshold for every weight
             soft_threshold(w, optimizer.prox_scale(slice(None), self.alpha), out=w, scratch=scratch)
             return
         for start in range(0, len(w), CHUNK):  # per-weight thresholds, chunk by chunk in cache

@@ -18,7 +18,7 @@ import numpy as np
 
 from .study import HIST_EDGES, METRICS
 
-__all__ = ["write_outputs", "render_table", "format_row"]
+__all__ = ["write_outputs", "render_table", "format_row", "png_base64", "CSS"]
 
 
 def _pct(stat):
@@ -62,7 +62,7 @@ def render_table(rows, best, console=None, title=None):
 # --------------------------------------------------------------------- plots
 
 
-def _png(fig):
+def png_base64(fig):
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
@@ -99,7 +99,7 @@ def plot_accuracy(rows, best):
     ax.set_ylim(max(0, low), 101)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.set_title("Test accuracy per configuration")
-    return _png(fig)
+    return png_base64(fig)
 
 
 def plot_learning_curves(spec, results):
@@ -120,7 +120,7 @@ def plot_learning_curves(spec, results):
         ax.legend(fontsize=7)
     fig.suptitle("Training loss (with penalty) and validation loss; seed 0 solid, other seeds faint", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return png_base64(fig)
 
 
 def plot_weight_histograms(spec, results):
@@ -137,12 +137,12 @@ def plot_weight_histograms(spec, results):
         ax.tick_params(labelsize=7)
     fig.suptitle("|weight| distribution (seed 0); red bar: weights exactly zero", fontsize=10)
     fig.tight_layout()
-    return _png(fig)
+    return png_base64(fig)
 
 
 # ---------------------------------------------------------------------- html
 
-_CSS = """
+CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 1em 0; }
 th, td { border: 1px solid #ccc; padding: 4px 10px; text-align: right; }
@@ -171,7 +171,7 @@ def render_html(spec, rows, best, results, meta):
     model = e(json.dumps(spec.to_dict()["model"]))
     return f"""<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"><title>shrinkage study: {e(spec.data)}</title><style>{_CSS}</style></head>
+<head><meta charset="utf-8"><title>shrinkage study: {e(spec.data)}</title><style>{CSS}</style></head>
 <body>
 <h1>What each regularizer did on {e(meta['dataset'])}</h1>
 <p>{e(meta['dataset_description'])}: {meta['n_train']} training, {meta['n_val']} validation and

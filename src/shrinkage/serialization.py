@@ -28,6 +28,7 @@ from sklearn.base import is_classifier
 
 from .checkpoint import atomic_write_npz
 from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
+from .network_estimator import json_safe_params
 
 __all__ = ["save", "load", "load_with_preprocessing", "ModelFileError", "FORMAT_VERSION"]
 
@@ -38,21 +39,6 @@ _ESTIMATORS = {cls.__name__: cls for cls in (MLPClassifier, MLPRegressor, Linear
 
 class ModelFileError(ValueError):
     """A file that is not a shrinkage model this version can read."""
-
-
-def _json_params(estimator):
-    params = {}
-    for key, value in estimator.get_params(deep=False).items():
-        if isinstance(value, (np.random.Generator, np.random.RandomState)):
-            value = None  # a generator's state is not a parameter worth keeping
-        elif isinstance(value, tuple):
-            value = list(value)
-        elif isinstance(value, np.generic):
-            value = value.item()
-        elif isinstance(value, type):
-            value = np.dtype(value).name
-        params[key] = value
-    return params
 
 
 def save(estimator, path, input_mean=None, input_scale=None):
@@ -79,7 +65,7 @@ def save(estimator, path, input_mean=None, input_scale=None):
         "format": FORMAT,
         "version": FORMAT_VERSION,
         "estimator": type(estimator).__name__,
-        "params": _json_params(estimator),
+        "params": json_safe_params(estimator),
         "arrays": {k: [list(v.shape), v.dtype.str] for k, v in arrays.items()},
         "attributes": attributes,
     }

@@ -12,15 +12,14 @@ from __future__ import annotations
 import math
 import time
 import tomllib
-import warnings
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from .datasets import load_dataset
 from .estimators import MLPClassifier
+from .network_estimator import fit_quietly
 from .training import Callback
 
 __all__ = ["Configuration", "StudySpec", "default_spec", "spec_from_toml", "run_study", "summarize"]
@@ -186,16 +185,12 @@ class _EpochTicker(Callback):
 
 def run_one(model, config, seed, data, tick=None):
     """Train one (configuration, seed) pair; return a JSON-ready dict."""
-    from threadpoolctl import threadpool_limits
-
     X_tr, y_tr, X_val, y_val, X_te, y_te = data
     params = {**model, **config.params, "random_state": seed}
     est = MLPClassifier(**params)
     started = time.perf_counter()
-    with threadpool_limits(1), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        callbacks = [_EpochTicker(tick)] if tick is not None else None
-        est.fit(X_tr, y_tr, validation_data=(X_val, y_val), callbacks=callbacks)
+    callbacks = [_EpochTicker(tick)] if tick is not None else None
+    fit_quietly(est, X_tr, y_tr, validation_data=(X_val, y_val), callbacks=callbacks)
     seconds = time.perf_counter() - started
     train_acc, test_acc = est.score(X_tr, y_tr), est.score(X_te, y_te)
     hidden_norms = np.concatenate([np.linalg.norm(W, axis=0) for W in est.coefs_[:-1]] or [np.zeros(0)])

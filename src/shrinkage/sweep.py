@@ -20,16 +20,14 @@ import json
 from contextlib import contextmanager
 import math
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import StratifiedKFold, train_test_split
-from threadpoolctl import threadpool_limits
 
 from .estimators import MLPClassifier
+from .network_estimator import fit_quietly
 
 __all__ = ["parse_param", "SweepSpec", "tasks_of", "run_sweep", "summarize_sweep", "read_results"]
 
@@ -147,9 +145,7 @@ def fit_task(spec, point, split, X, y, start_from=None):
         est.coefs_, est.intercepts_ = start_from.coefs_, start_from.intercepts_
         est._n_outputs = start_from._n_outputs
     started = time.perf_counter()
-    with threadpool_limits(1), warnings.catch_warnings():  # one BLAS thread: the same numbers for any --jobs
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        est.fit(X[train], y[train])
+    fit_quietly(est, X[train], y[train])  # one BLAS thread: the same numbers for any --jobs
     if est.stop_reason_ == "interrupted":  # Ctrl-C inside fit: a partial fit is not a result
         raise KeyboardInterrupt
     weights = np.concatenate([W.ravel() for W in est.coefs_])
@@ -268,7 +264,7 @@ def plot_param(spec, rows, best, name):
     of the other parameters; the chosen point is marked."""
     import matplotlib.pyplot as plt
 
-    from .report import _png
+    from .report import png_base64
 
     others = [n for n in spec.params if n != name]
     fig, (ax_score, ax_zero) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -293,7 +289,7 @@ def plot_param(spec, rows, best, name):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
-    return _png(fig)
+    return png_base64(fig)
 
 
 def write_sweep_report(out_dir, spec, rows, best, meta):
@@ -301,7 +297,7 @@ def write_sweep_report(out_dir, spec, rows, best, meta):
 
     import matplotlib
 
-    from .report import _CSS
+    from .report import CSS
 
     matplotlib.use("Agg")
     e = html.escape
@@ -322,7 +318,7 @@ def write_sweep_report(out_dir, spec, rows, best, meta):
         scoring += ", each alpha path walked from strong to weak with warm starts"
     page = f"""<!DOCTYPE html>
 <html lang="en">
-<head><meta charset="utf-8"><title>shrinkage sweep: {e(spec.data)}</title><style>{_CSS}</style></head>
+<head><meta charset="utf-8"><title>shrinkage sweep: {e(spec.data)}</title><style>{CSS}</style></head>
 <body>
 <h1>Regularization path on {e(meta['dataset'])}</h1>
 <p>{len(rows)} points scored by {e(scoring)}; fixed model settings <code>{e(json.dumps(spec.model))}</code>.

@@ -122,6 +122,7 @@ class Trainer:
         for key in ("loss", "val_loss", "val_score", "time") if validation is not None else ("loss", "time"):
             self.history.setdefault(key, [])
         self.epoch_offset = epoch_offset
+        self._gather_x, self._gather_y = _BatchGatherer(X, batch_size), _BatchGatherer(y, batch_size)
         self.epochs_done = 0
         self.stop_requested = False
         self.parameters = parameters
@@ -140,7 +141,7 @@ class Trainer:
         """One pass over the data; returns the mean data loss, or a non-finite value."""
         n = len(self.X)
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        gather_x, gather_y = _BatchGatherer(self.X, self.batch_size), _BatchGatherer(self.y, self.batch_size)
+        gather_x, gather_y = self._gather_x, self._gather_y
         network, parameters, step = self.network, self.parameters, self.updater.step
         total = 0.0
         for batch, start in enumerate(range(0, n, self.batch_size)):
@@ -240,7 +241,7 @@ class Trainer:
             "rng": self.rng.bit_generator.state,
             "early_stopping": self.early_stopping.state_dict() if self.early_stopping is not None else None,
             "history": {k: list(v) for k, v in self.history.items()},
-            "fallback": self.fallback.copy(),
+            "fallback": self.fallback,  # read-only use: written to disk, or copied in by load_state_dict
             "fallback_epoch": self.fallback_epoch,
         }
 
