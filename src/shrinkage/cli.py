@@ -104,9 +104,8 @@ def cmd_study(args):
             "jobs": jobs, "version": __version__}
     paths = write_outputs(args.out, spec, rows, best, results, meta)
     if not args.quiet:
-        from rich.console import Console
 
-        console = Console() if sys.stdout.isatty() else Console(width=150)
+        console = _console()
         render_table(rows, best, console, title=f"shrinkage study on {dataset.name} ({spec.seeds} seeds, "
                                                   f"{seconds:.0f}s)")
         for row in rows:
@@ -152,6 +151,26 @@ def _parse_set(items):
     return params
 
 
+def _checked_estimator(cls, params):
+    """``cls(**params)`` with every parameter known and valid, or a CommandError that names it."""
+    unknown = set(params) - set(cls().get_params())
+    if unknown:
+        raise CommandError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}")
+    est = cls(**params)
+    try:
+        est._check_params()
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+    return est
+
+
+def _console():
+    """A rich console: the terminal's width, or 150 columns when the output is a file or pipe."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=150)
+
+
 def _estimator_from_args(args):
     from .estimators import LinearClassifier, MLPClassifier
 
@@ -166,16 +185,7 @@ def _estimator_from_args(args):
     if args.verbose:
         params["verbose"] = 1
     params.update(_parse_set(args.set))
-    valid = cls().get_params()
-    unknown = set(params) - set(valid)
-    if unknown:
-        raise CommandError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}")
-    est = cls(**params)
-    try:
-        est._check_params()
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
-    return est
+    return _checked_estimator(cls, params)
 
 
 def cmd_train(args):
@@ -217,7 +227,6 @@ def cmd_train(args):
 
 
 def cmd_sweep(args):
-    from rich.console import Console
     from rich.table import Table
     from sklearn.exceptions import ConvergenceWarning
 
@@ -239,14 +248,11 @@ def cmd_sweep(args):
                      cv=args.cv if args.cv and args.cv > 1 else None, seeds=args.seeds, warm_start=args.warm_start)
     from .estimators import MLPClassifier
 
-    unknown = (set(params) | set(model)) - set(MLPClassifier().get_params())
-    if unknown:
-        raise CommandError(f"MLPClassifier has no parameter(s) {sorted(unknown)}")
+    for point in spec.points():  # every point must be valid before any fit starts
+        _checked_estimator(MLPClassifier, {**model, **point})
     try:
-        for point in spec.points():  # every point must be valid before any fit starts
-            MLPClassifier(**{**model, **point})._check_params()
         ds = load_dataset(args.data, target=args.target)
-    except (ValueError, DataError) as exc:
+    except DataError as exc:
         raise CommandError(str(exc)) from None
     n_tasks = len(spec.points()) * (spec.cv or spec.seeds)
 
@@ -286,7 +292,7 @@ def cmd_sweep(args):
             mark = "★ " if row is best else ""
             table.add_row(mark + format_point(row["point"]), f"{100 * row['score']:.1f} ± "
                           f"{100 * row['score_std']:.1f}", f"{100 * row['zero_fraction']:.1f}%")
-        Console(width=None if sys.stdout.isatty() else 120).print(table)
+        _console().print(table)
         print(f"best: {format_point(best['point'])}; refitted on the training split: test accuracy "
               f"{test_accuracy:.4f}; saved {Path(args.out) / 'best.npz'}; report {report}")
     return 0
@@ -328,7 +334,6 @@ def cmd_predict(args):
 
 
 def cmd_datasets(args):
-    from rich.console import Console
     from rich.table import Table
 
     from .datasets import describe_builtin
@@ -338,7 +343,7 @@ def cmd_datasets(args):
         table.add_column(col, justify="left" if col == "name" else "right")
     for row in describe_builtin():
         table.add_row(*(str(v) for v in row))
-    Console().print(table)
+    _console().print(table)
     print("Also: a CSV file (--target names the label column, default the last), an .npz with X and y, "
           "or a folder with CIFAR-10's binary files.")
     return 0
