@@ -281,3 +281,30 @@ def test_warm_start_continues_from_the_current_weights(digits_split):
     assert not np.allclose(cold.coefs_[0], before[0], atol=1e-3)
     clf.set_params(hidden_layer_sizes=(8,))  # other shapes: a fresh start
     assert clf.fit(X_tr, y_tr).coefs_[0].shape == (64, 8)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("mode", ["inverted", "classic"])
+def test_network_gradients_with_dropout_for_every_activation(activation, mode):
+    """The estimators' own layer stack (input and hidden dropout) against central differences,
+    with the same dropout masks in every forward pass."""
+    from conftest import numerical_grad
+    from shrinkage.losses import SoftmaxCrossEntropy
+
+    X, y = make_classification(n_samples=40, n_features=5, n_informative=3, n_classes=3, random_state=0)
+    clf = MLPClassifier(hidden_layer_sizes=(7, 6), activation=activation, dropout=0.5, input_dropout=0.2,
+                        dropout_mode=mode, dtype="float64", max_epochs=1, batch_size=8, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X, y)
+    params = clf._parameters()
+    # Biases away from 0: a unit whose inputs are all dropped then sits off ReLU's kink.
+    params.data[params.n_weights:] = np.random.default_rng(1).uniform(0.1, 0.5, len(params.data) - params.n_weights)
+    network, loss = clf._network(params), SoftmaxCrossEntropy()
+    xb, yb = X[:8], np.searchsorted(clf.classes_, y[:8])
+    objective = lambda: loss.value(network.forward(xb.copy(), training=True, rng=np.random.default_rng(3)), yb)  # noqa: E731
+    _, grad = loss(network.forward(xb.copy(), training=True, rng=np.random.default_rng(3)), yb)
+    network.backward(grad)
+    analytic, numeric = params.grad.copy(), numerical_grad(objective, params.data)
+    # Relative to the whole gradient: some entries are ~1e-7, below central differences' resolution.
+    assert np.linalg.norm(analytic - numeric) < 1e-6 * np.linalg.norm(numeric)

@@ -158,3 +158,25 @@ def test_inplace_dropout_overwrites_only_when_asked():
     assert np.all(x == 1)
     Dropout(0.5, inplace=True).forward(x, training=True, rng=np.random.default_rng(0))
     assert np.any(x == 0)
+
+
+@pytest.mark.parametrize("mode", ["inverted", "classic"])
+def test_dropout_after_relu_in_place_gradients(mode):
+    """Dropout that overwrites a ReLU's output lets the ReLU's backward zero the dropped units."""
+    rng = np.random.default_rng(0)
+    W1, b1 = rng.normal(size=(4, 6)), rng.normal(size=6)
+    W2, b2 = rng.normal(size=(6, 3)), rng.normal(size=3)
+    net = Sequential([Dense(W1, b1), ACTIVATIONS["relu"](), Dropout(0.5, mode, inplace=True, after_relu=True),
+                      Dense(W2, b2)])
+    x, probe = rng.normal(size=(5, 4)), rng.normal(size=(5, 3))
+    objective = lambda: float(np.sum(net.forward(x, training=True, rng=np.random.default_rng(7)) * probe))  # noqa: E731
+    net.forward(x, training=True, rng=np.random.default_rng(7))
+    net.backward(probe.copy())
+    assert net.layers[2]._keep is None  # no mask kept: the ReLU applies it
+    for p, g in zip(net.params, net.grads):
+        assert relative_error(g, numerical_grad(objective, p)) < 1e-6
+
+
+def test_dropout_after_relu_needs_inplace():
+    with pytest.raises(ValueError, match="after_relu=True.*inplace=True"):
+        Dropout(0.5, after_relu=True)

@@ -175,6 +175,12 @@ class Identity(Activation):
 ACTIVATIONS = {cls.name: cls for cls in (ReLU, Tanh, Logistic, Identity)}
 
 
+def _random_bytes(n, rng):
+    """``n`` random bytes as uint8, taken from the raw 64-bit output of ``rng``'s bit generator
+    (several times faster than ``Generator.bytes``)."""
+    return rng.bit_generator.random_raw((n + 7) // 8).view(np.uint8)[:n]
+
+
 def keep_mask(shape, p, rng):
     """A boolean mask with ``P(False) = p``: which units dropout keeps.
 
@@ -185,12 +191,11 @@ def keep_mask(shape, p, rng):
     """
     n = math.prod(shape)
     if p == 0.5:
-        bits = np.unpackbits(np.frombuffer(rng.bytes((n + 7) // 8), dtype=np.uint8), count=n)
-        return bits.view(bool).reshape(shape)
+        return np.unpackbits(_random_bytes((n + 7) // 8, rng), count=n).view(bool).reshape(shape)
     if float(p * 256).is_integer():
-        return (np.frombuffer(rng.bytes(n), dtype=np.uint8) >= int(p * 256)).reshape(shape)
+        return (_random_bytes(n, rng) >= int(p * 256)).reshape(shape)
     threshold = int(round(p * 65536))
-    return (np.frombuffer(rng.bytes(2 * n), dtype=np.uint16) >= threshold).reshape(shape)
+    return (_random_bytes(2 * n, rng).view(np.uint16) >= threshold).reshape(shape)
 
 
 class Dropout(Layer):
@@ -211,22 +216,31 @@ class Dropout(Layer):
     ``forward(x, training=True, rng)`` draws a fresh mask from ``rng`` (see
     :func:`keep_mask` for how finely ``p`` is resolved). With ``inplace=True``
     training overwrites ``x`` (the networks here pass a fresh activation or a
-    batch buffer, so they save a copy).
+    batch buffer, so they save a copy). Only an activation whose backward pass
+    depends on nothing but the sign of its output (ReLU) may be overwritten so:
+    the mask keeps that sign on kept units, but would change ``1 - tanh^2``.
+    ``after_relu=True`` says that ``x`` is such a ReLU's stored output,
+    overwritten in place: the ReLU's backward then passes gradient only where
+    the dropped-out output is positive, so it zeroes the dropped units itself
+    and this layer's backward only scales (and keeps no mask).
     ``forward(x, training=False, rng, sample=True)`` keeps dropout on at
     prediction time (Monte Carlo dropout), without storing anything. A fixed
     boolean keep mask can be given with ``mask=`` (the gradient checks use it).
     """
 
-    def __init__(self, p=0.5, mode="inverted", inplace=False):
+    def __init__(self, p=0.5, mode="inverted", inplace=False, after_relu=False):
         p = float(p)
         if not 0.0 <= p < 1.0:
             raise ValueError(f"dropout p must be a float in [0, 1); got {p!r}")
         if mode not in ("inverted", "classic"):
             raise ValueError(f"dropout mode must be 'inverted' or 'classic'; got {mode!r}")
+        if after_relu and not inplace:
+            raise ValueError("Dropout(after_relu=True) needs inplace=True: the ReLU must see the dropped units")
         self.p = p
         self.mode = mode
         self.scale = 1.0 / (1.0 - p) if mode == "inverted" else 1.0
         self.inplace = inplace
+        self.after_relu = after_relu
         self._keep = None
 
     def forward(self, x, training=False, rng=None, sample=False, mask=None):
@@ -234,7 +248,7 @@ class Dropout(Layer):
             return x
         if training or sample or mask is not None:
             keep = keep_mask(x.shape, self.p, rng) if mask is None else mask
-            if training:
+            if training and not self.after_relu:
                 self._keep = keep
             out = np.multiply(x, keep, out=x if training and self.inplace else None)
             if self.scale != 1.0:
@@ -247,10 +261,11 @@ class Dropout(Layer):
     def backward(self, grad_out):
         if self.p == 0.0:
             return grad_out
-        np.multiply(grad_out, self._keep, out=grad_out)
+        if not self.after_relu:
+            np.multiply(grad_out, self._keep, out=grad_out)
+            self._keep = None
         if self.scale != 1.0:
             grad_out *= grad_out.dtype.type(self.scale)
-        self._keep = None
         return grad_out
 
     def __repr__(self):

@@ -221,16 +221,18 @@ class NetworkEstimator(BaseEstimator):
         dtype = self._dtype()
         last = len(self.coefs_) - 1
         for k in range(last + 1):
-            first_grad = k > 0 or bool(self.input_dropout)
+            # The first layer's input gradient is never needed (input dropout has no parameters).
             if params is None:
                 W, b = np.asarray(self.coefs_[k], dtype), np.asarray(self.intercepts_[k], dtype)
-                layers.append(Dense(W, b, input_grad=first_grad))
+                layers.append(Dense(W, b, input_grad=k > 0))
             else:
-                layers.append(Dense(*params.layer(k), input_grad=first_grad))
+                layers.append(Dense(*params.layer(k), input_grad=k > 0))
             if k < last:
                 layers.append(ACTIVATIONS[self.activation]())
                 if getattr(self, "dropout", 0.0):
-                    layers.append(Dropout(self.dropout, mode, inplace=True))
+                    # In place only over a ReLU's output (see Dropout): tanh's backward needs its own output.
+                    relu = self.activation == "relu"
+                    layers.append(Dropout(self.dropout, mode, inplace=relu, after_relu=relu))
         return Sequential(layers)
 
     def _max_norm_layers(self):
