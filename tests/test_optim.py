@@ -41,10 +41,11 @@ def reference_sgd(w, grads, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
     return w
 
 
-def reference_adam(w, grads, lr, b1=0.9, b2=0.999, eps=1e-8, decoupled=0.0):
-    """Kingma & Ba with bias correction; ``decoupled`` is AdamW's weight decay."""
+def reference_adam(w, grads, lr, b1=0.9, b2=0.999, eps=1e-8, decoupled=0.0, l2=0.0):
+    """Kingma & Ba with bias correction; ``decoupled`` is AdamW's weight decay, ``l2`` coupled L2."""
     m = v = np.zeros_like(w)
     for t, g in enumerate(grads, start=1):
+        g = g + l2 * w
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         update = lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
@@ -58,6 +59,26 @@ def test_sgd_matches_reference(momentum, nesterov):
     grads = random_grads([(3, 2)])
     (w,) = run(SGD(0.1, momentum, nesterov), [], [w0.copy()], grads)
     np.testing.assert_allclose(w, reference_sgd(w0, [g[0] for g in grads], 0.1, momentum, nesterov))
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True)])
+def test_coupled_l2_is_in_the_gradient_under_sgd(momentum, nesterov):
+    """PyTorch's SGD(weight_decay) recurrence: g + alpha * w enters the velocity; biases are not penalized."""
+    w0, b0 = rng.normal(size=(3, 2)), rng.normal(size=2)
+    grads = random_grads([(3, 2), (2,)])
+    w, b = run(SGD(0.1, momentum, nesterov), pieces_for(penalty="l2", alpha=0.3), [w0.copy(), b0.copy()], grads)
+    np.testing.assert_allclose(w, reference_sgd(w0, [g[0] for g in grads], 0.1, momentum, nesterov, 0.3),
+                               rtol=1e-12)
+    np.testing.assert_allclose(b, reference_sgd(b0, [g[1] for g in grads], 0.1, momentum, nesterov), rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (300, 300)])  # the second spans Adam's chunks
+def test_coupled_l2_is_in_the_gradient_under_adam(shape):
+    w0, b0 = rng.normal(size=shape), rng.normal(size=shape[1])
+    grads = random_grads([shape, (shape[1],)], steps=8)
+    w, b = run(Adam(0.01), pieces_for(penalty="l2", alpha=0.3), [w0.copy(), b0.copy()], grads)
+    np.testing.assert_allclose(w, reference_adam(w0, [g[0] for g in grads], 0.01, l2=0.3), rtol=1e-10)
+    np.testing.assert_allclose(b, reference_adam(b0, [g[1] for g in grads], 0.01), rtol=1e-10)
 
 
 def test_adam_matches_reference():

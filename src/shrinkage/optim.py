@@ -5,8 +5,13 @@ flows"), applied to a :class:`~shrinkage.parameters.Parameters` buffer::
 
     grad += coupled penalty gradients           Regularizer.add_gradient
     w     = w - lr * weight_decay * w           Regularizer.decay
-    w    -= optimizer update(grad)              SGD / momentum / Nesterov / Adam
+    w    -= optimizer update(grad + l2 * w)     SGD / momentum / Nesterov / Adam
     w     = prox / clip / projection of w       Regularizer.project
+
+Coupled L2 (:class:`CoupledL2`) is handed to the optimizer as ``l2``: it is
+the commonest penalty, and the optimizer can add ``l2 * w`` where its own
+passes make room for it (into the velocity once the gradient is spent, or
+chunk by chunk under Adam) instead of in a pass of its own.
 
 The update depends on the gradient alone (coupled terms are in it already), so
 shrinking ``w`` before subtracting it gives exactly
@@ -15,10 +20,10 @@ weights before the step: decoupled weight decay (AdamW, Loshchilov & Hutter
 2019). Coupled L2 instead passes through the optimizer's moments.
 Regularizers act on ``params.weights`` (every weight, one contiguous slice),
 never on the biases; max-norm acts on the hidden layers' weight matrices.
-Every operation is in place on whole buffers, and ``y += a * x`` goes through
-a small cache-sized scratch (:func:`axpy`), so a step costs a fixed number of
-passes over the parameters, whatever the number of layers, and no temporary
-array the size of the parameters.
+Every operation is in place on whole buffers, with the spent gradient (or a
+small cache-sized scratch, :func:`axpy`) as scratch, so a step costs a fixed
+number of passes over the parameters, whatever the number of layers, and no
+temporary array the size of the parameters.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ __all__ = [
     "Updater",
     "Regularizer",
     "CoupledPenalty",
+    "CoupledL2",
     "ProximalL1",
     "CumulativeL1",
     "DecoupledWeightDecay",
@@ -78,18 +84,31 @@ class SGD:
         self.learning_rate = float(learning_rate)
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
-        self.velocity = None
+        self.velocity = self._scratch = None
 
     def init(self, data):
         self.velocity = np.zeros_like(data) if self.momentum else None
+        self._scratch = np.empty(min(len(data), CHUNK), data.dtype) if self.nesterov else None
 
-    def apply(self, data, grad):
-        """Subtract this step's update from ``data`` in place; ``grad`` is used as scratch."""
-        lr = self.learning_rate
+    def apply(self, data, grad, l2=0.0, n_weights=0):
+        """Subtract this step's update from ``data`` in place; ``grad`` is used as scratch.
+
+        ``l2``: a coupled L2 penalty on ``data[:n_weights]``, as if ``l2 * w`` were in ``grad``.
+        """
+        lr, w = self.learning_rate, data[:n_weights]
+        if l2 and not self.momentum:  # w - lr (g + l2 w) = (1 - lr l2) w - lr g
+            w *= 1.0 - lr * l2
+            l2 = 0.0
+        elif l2 and self.nesterov:  # Nesterov uses the whole gradient twice: put l2 w into it
+            axpy(l2, w, grad[:n_weights], self._scratch)
+            l2 = 0.0
         if self.momentum:
             v = self.velocity
             v *= self.momentum
             v += grad
+            if l2:  # v = mu v + g + l2 w; the gradient is spent, so it holds l2 w
+                np.multiply(w, l2, out=grad[:n_weights])
+                v[:n_weights] += grad[:n_weights]
             if self.nesterov:  # lr * (g + momentum * v) = lr * g + lr * momentum * v
                 grad *= -lr
                 data += grad
@@ -137,8 +156,11 @@ class Adam:
         self.m, self.v = np.zeros_like(data), np.zeros_like(data)
         self._denom = np.empty_like(data)  # sqrt(v_hat) + eps, kept for the proximal step
 
-    def apply(self, data, grad):
-        """One Adam step, chunk by chunk so each chunk's passes run in cache; ``grad`` is used as scratch."""
+    def apply(self, data, grad, l2=0.0, n_weights=0):
+        """One Adam step, chunk by chunk so each chunk's passes run in cache; ``grad`` is used as scratch.
+
+        ``l2``: a coupled L2 penalty on ``data[:n_weights]``, added to the gradient before the moments.
+        """
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
         inv_sqrt_bc2 = 1.0 / np.sqrt(1.0 - b2**self.t)
@@ -146,6 +168,10 @@ class Adam:
         for start in range(0, len(data), CHUNK):
             c = slice(start, start + CHUNK)
             g, m, v, denom = grad[c], self.m[c], self.v[c], self._denom[c]
+            if l2 and start < n_weights:  # g += l2 * w on this chunk's weights; denom is free until below
+                k = min(CHUNK, n_weights - start)
+                np.multiply(data[start:start + k], l2, out=denom[:k])
+                g[:k] += denom[:k]
             m -= g  # m = b1 m + (1 - b1) g = g + b1 (m - g), without a temporary
             m *= b1
             m += g
@@ -203,16 +229,21 @@ class Regularizer:
 
 
 class CoupledPenalty(Regularizer):
-    """Adds ``penalty.grad(w)`` to the weights' gradient (coupled L2, subgradient L1)."""
+    """Adds ``penalty.grad(w)`` to the weights' gradient (subgradient L1 and elastic net)."""
 
     def __init__(self, penalty):
         self.penalty = penalty
 
     def add_gradient(self, params):
-        if isinstance(self.penalty, L2):  # the common case, without a temporary
-            axpy(self.penalty.alpha, params.weights, params.weight_grads, params.scratch)
-        else:
-            params.weight_grads += self.penalty.grad(params.weights)
+        params.weight_grads += self.penalty.grad(params.weights)
+
+
+class CoupledL2(Regularizer):
+    """Coupled L2, ``alpha / 2 * ||w||^2`` in the loss: the optimizer adds ``alpha * w`` to the gradient
+    itself (``apply(..., l2=alpha)``), so this piece has no hook of its own."""
+
+    def __init__(self, alpha):
+        self.alpha = float(alpha)
 
 
 class ProximalL1(Regularizer):
@@ -298,11 +329,13 @@ def build_regularizers(*, penalty, alpha, l1_ratio, l1_method, weight_decay, max
     if penalty is not None and alpha > 0:
         ratio = {"l2": 0.0, "l1": 1.0, "elasticnet": l1_ratio}[penalty]
         penalty_obj = {"l2": L2(alpha), "l1": L1(alpha), "elasticnet": ElasticNet(alpha, ratio)}[penalty]
-        if l1_method == "subgradient" or ratio == 0.0:
+        if ratio == 0.0:
+            pieces.append(CoupledL2(alpha))
+        elif l1_method == "subgradient":
             pieces.append(CoupledPenalty(penalty_obj))
         else:
             if ratio < 1.0:
-                pieces.append(CoupledPenalty(L2(alpha * (1.0 - ratio))))
+                pieces.append(CoupledL2(alpha * (1.0 - ratio)))
             pieces.append((ProximalL1 if l1_method == "proximal" else CumulativeL1)(alpha * ratio))
     if weight_decay:
         pieces.append(DecoupledWeightDecay(weight_decay))
@@ -321,11 +354,13 @@ class Updater:
         self.optimizer = optimizer
         self.regularizers = list(regularizers)
         self._hooks = {}
+        self._l2 = 0.0
 
     def init(self, params):
         self.optimizer.init(params.data)
         for reg in self.regularizers:
             reg.init(params)
+        self._l2 = sum(reg.alpha for reg in self.regularizers if isinstance(reg, CoupledL2))
         # Per hook, only the regularizers that override it: no empty calls per step.
         for hook in ("add_gradient", "decay", "project"):
             self._hooks[hook] = [getattr(reg, hook) for reg in self.regularizers
@@ -336,7 +371,7 @@ class Updater:
             add_gradient(params)
         for decay in self._hooks["decay"]:
             decay(params, self.optimizer.learning_rate)
-        self.optimizer.apply(params.data, params.grad)
+        self.optimizer.apply(params.data, params.grad, self._l2, params.n_weights)
         for project in self._hooks["project"]:
             project(params, self.optimizer)
 

@@ -25,7 +25,6 @@ class Parameters:
         self.grad = np.zeros_like(self.data)
         self.coefs, self.intercepts = self._views(self.data, sizes_w, sizes_b)
         self.coef_grads, self.intercept_grads = self._views(self.grad, sizes_w, sizes_b)
-        self.scratch = np.empty(min(len(self.data), 1 << 16), dtype=dtype)  # for chunked in-place updates
         self.weights = self.data[:self.n_weights]  # every weight, no bias: one flat view
         self.weight_grads = self.grad[:self.n_weights]
 
