@@ -122,9 +122,15 @@ class Activation(Layer):
 class ReLU(Activation):
     name = "relu"
 
-    @staticmethod
-    def f(x):
-        return np.clip(x, 0, np.inf, out=x)  # max(x, 0); NumPy runs this faster than maximum with a scalar
+    def __init__(self):
+        super().__init__()
+        self._zeros = np.zeros(0)
+
+    def f(self, x):
+        # max(x, 0) against a row of zeros: NumPy's maximum with a scalar is 3x slower, clip 1.4x
+        if self._zeros.shape != x.shape[-1:] or self._zeros.dtype != x.dtype:
+            self._zeros = np.zeros(x.shape[-1:], x.dtype)
+        return np.maximum(x, self._zeros, out=x)
 
     @staticmethod
     def df_from_output(out, grad_out):
