@@ -159,6 +159,25 @@ def test_proximal_l1_threshold_in_sgd_and_adam_metric():
     assert w_adam[2] == 0.0
 
 
+@pytest.mark.parametrize("shape", [(4, 3), (300, 300)])  # the second spans Adam's chunks
+def test_proximal_l1_under_adam_matches_the_per_weight_formula(shape):
+    """Adam fuses the prox into its pass; the result is the textbook two-stage step, biases untouched."""
+    w0, b0 = rng.normal(size=shape) * 0.01, rng.normal(size=shape[1])
+    grads = random_grads([shape, (shape[1],)], steps=6)
+    w, b = run(Adam(0.01), pieces_for(penalty="l1", alpha=0.5), [w0.copy(), b0.copy()], grads)
+    m = v = np.zeros_like(w0)
+    ref = w0.copy()
+    for t, (g, _) in enumerate(grads, start=1):
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        denom = np.sqrt(v / (1 - 0.999**t)) + 1e-8
+        ref = ref - 0.01 * (m / (1 - 0.9**t)) / denom
+        ref = np.sign(ref) * np.maximum(np.abs(ref) - 0.01 * 0.5 / denom, 0)
+    np.testing.assert_allclose(w, ref, rtol=1e-9, atol=1e-15)
+    assert 0.2 < np.mean(w == 0) < 0.9 and np.array_equal(w == 0, ref == 0)
+    np.testing.assert_allclose(b, reference_adam(b0, [g[1] for g in grads], 0.01), rtol=1e-10)
+
+
 def test_elastic_net_proximal_splits_l1_and_coupled_l2():
     w0 = rng.normal(size=(4, 4))
     grads = random_grads([(4, 4)], steps=1)

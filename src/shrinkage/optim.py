@@ -8,10 +8,11 @@ flows"), applied to a :class:`~shrinkage.parameters.Parameters` buffer::
     w    -= optimizer update(grad + l2 * w)     SGD / momentum / Nesterov / Adam
     w     = prox / clip / projection of w       Regularizer.project
 
-Coupled L2 (:class:`CoupledL2`) is handed to the optimizer as ``l2``: it is
-the commonest penalty, and the optimizer can add ``l2 * w`` where its own
-passes make room for it (into the velocity once the gradient is spent, or
-chunk by chunk under Adam) instead of in a pass of its own.
+Coupled L2 (:class:`CoupledL2`) and proximal L1 (:class:`ProximalL1`) are
+handed to the optimizer as ``l2`` and ``l1``, which does them inside its own
+passes: ``l2 * w`` goes into the velocity once the gradient is spent (or
+chunk by chunk into Adam's gradient), and the soft-thresholding is the last
+part of the step, in the optimizer's metric. Neither costs a pass of its own.
 
 The update depends on the gradient alone (coupled terms are in it already), so
 shrinking ``w`` before subtracting it gives exactly
@@ -78,8 +79,6 @@ class SGD:
     update is ``lr * g``.
     """
 
-    per_weight_metric = False  # prox_scale is one number
-
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         self.learning_rate = float(learning_rate)
         self.momentum = float(momentum)
@@ -90,10 +89,11 @@ class SGD:
         self.velocity = np.zeros_like(data) if self.momentum else None
         self._scratch = np.empty(min(len(data), CHUNK), data.dtype) if self.nesterov else None
 
-    def apply(self, data, grad, l2=0.0, n_weights=0):
+    def apply(self, data, grad, l2=0.0, n_weights=0, l1=0.0):
         """Subtract this step's update from ``data`` in place; ``grad`` is used as scratch.
 
         ``l2``: a coupled L2 penalty on ``data[:n_weights]``, as if ``l2 * w`` were in ``grad``.
+        ``l1``: a proximal L1 step on ``data[:n_weights]`` after the update (threshold ``lr * l1``).
         """
         lr, w = self.learning_rate, data[:n_weights]
         if l2 and not self.momentum:  # w - lr (g + l2 w) = (1 - lr l2) w - lr g
@@ -118,6 +118,8 @@ class SGD:
         else:
             grad *= -lr
         data += grad
+        if l1:
+            soft_threshold(w, lr * l1, out=w, scratch=grad[:n_weights])
 
     def prox_scale(self, entries, factor=1.0):
         """``factor`` times the step size of a proximal step on ``data[entries]`` (a slice): one number."""
@@ -141,50 +143,67 @@ class Adam:
     Lozano & Yang 2021).
     """
 
-    per_weight_metric = True  # prox_scale is an array, one step size per weight
-
     def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         self.learning_rate = float(learning_rate)
         self.beta_1 = float(beta_1)
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
         self.t = 0
-        self.m = self.v = self._denom = self._prox = None
+        self.m = self.v = self._denom = self._prox = self._scratch = None
 
     def init(self, data):
         self.t = 0
         self.m, self.v = np.zeros_like(data), np.zeros_like(data)
         self._denom = np.empty_like(data)  # sqrt(v_hat) + eps, kept for the proximal step
 
-    def apply(self, data, grad, l2=0.0, n_weights=0):
+    def apply(self, data, grad, l2=0.0, n_weights=0, l1=0.0):
         """One Adam step, chunk by chunk so each chunk's passes run in cache; ``grad`` is used as scratch.
 
         ``l2``: a coupled L2 penalty on ``data[:n_weights]``, added to the gradient before the moments.
+        ``l1``: a proximal L1 step on ``data[:n_weights]`` after the update, in Adam's metric.
         """
         self.t += 1
-        b1, b2 = self.beta_1, self.beta_2
+        b1, b2, eps = self.beta_1, self.beta_2, self.epsilon
         inv_sqrt_bc2 = 1.0 / np.sqrt(1.0 - b2**self.t)
         step = -self.learning_rate / (1.0 - b1**self.t)
-        for start in range(0, len(data), CHUNK):
-            c = slice(start, start + CHUNK)
-            g, m, v, denom = grad[c], self.m[c], self.v[c], self._denom[c]
-            if l2 and start < n_weights:  # g += l2 * w on this chunk's weights; denom is free until below
-                k = min(CHUNK, n_weights - start)
-                np.multiply(data[start:start + k], l2, out=denom[:k])
-                g[:k] += denom[:k]
-            m -= g  # m = b1 m + (1 - b1) g = g + b1 (m - g), without a temporary
-            m *= b1
-            m += g
-            g *= g
-            v -= g
-            v *= b2
-            v += g
-            np.sqrt(v, out=denom)
-            denom *= inv_sqrt_bc2
-            denom += self.epsilon
-            np.divide(m, denom, out=g)
-            g *= step
-            data[c] += g
+        if l1 and (self._scratch is None or len(self._scratch) < min(CHUNK, len(data))):
+            self._scratch = np.empty(min(CHUNK, len(data)), data.dtype)
+        # Weights and biases in separate runs of chunks: penalties touch only the weights.
+        for lo, hi, penalized in ((0, n_weights, True), (n_weights, len(data), False)):
+            for start in range(lo, hi, CHUNK):
+                c = slice(start, min(start + CHUNK, hi))
+                w, g, m, v, denom = data[c], grad[c], self.m[c], self.v[c], self._denom[c]
+                if l2 and penalized:  # g += l2 * w; denom is free until below
+                    np.multiply(w, l2, out=denom)
+                    g += denom
+                m -= g  # m = b1 m + (1 - b1) g = g + b1 (m - g), without a temporary
+                m *= b1
+                m += g
+                g *= g
+                v -= g
+                v *= b2
+                v += g
+                np.sqrt(v, out=denom)
+                denom *= inv_sqrt_bc2
+                denom += eps
+                if l1 and penalized:
+                    self._update_with_prox(w, g, m, denom, step, l1 * self.learning_rate)
+                else:
+                    np.divide(m, denom, out=g)
+                    g *= step
+                    w += g
+
+    def _update_with_prox(self, w, g, m, denom, step, threshold):
+        """``w = soft(w + step m / denom, threshold / denom)``, computed as
+        ``soft(w denom + step m, threshold) / denom`` (the same up to rounding; exact zeros stay exact):
+        one scalar threshold instead of a per-weight one saves three passes."""
+        scratch = self._scratch[:len(w)]
+        np.multiply(w, denom, out=g)
+        np.multiply(m, step, out=scratch)
+        g += scratch
+        np.clip(g, -threshold, threshold, out=scratch)
+        g -= scratch
+        np.divide(g, denom, out=w)
 
     def prox_scale(self, entries, factor=1.0):
         """``factor * lr / (sqrt(v_hat) + eps)`` on ``data[entries]`` (a slice): a view of a buffer that
@@ -247,7 +266,8 @@ class CoupledL2(Regularizer):
 
 
 class ProximalL1(Regularizer):
-    """Soft-thresholding after each step at ``alpha * optimizer.prox_scale``.
+    """Soft-thresholding after each step, in the optimizer's metric: the optimizer does it as the
+    last part of its own pass (``apply(..., l1=alpha)``), so this piece has no hook of its own.
 
     Under SGD the threshold is ``lr * alpha``; under Adam it is
     ``lr * alpha / (sqrt(v_hat) + eps)`` per weight.
@@ -255,15 +275,6 @@ class ProximalL1(Regularizer):
 
     def __init__(self, alpha):
         self.alpha = float(alpha)
-
-    def project(self, params, optimizer):
-        w, scratch = params.weights, params.weight_grads  # the gradient is spent by now: use it as scratch
-        if not optimizer.per_weight_metric:  # one threshold for every weight
-            soft_threshold(w, optimizer.prox_scale(slice(None), self.alpha), out=w, scratch=scratch)
-            return
-        for start in range(0, len(w), CHUNK):  # per-weight thresholds, chunk by chunk in cache
-            c = slice(start, min(start + CHUNK, len(w)))  # weights only: the buffer goes on with biases
-            soft_threshold(w[c], optimizer.prox_scale(c, self.alpha), out=w[c], scratch=scratch[c])
 
 
 class CumulativeL1(Regularizer):
@@ -354,13 +365,14 @@ class Updater:
         self.optimizer = optimizer
         self.regularizers = list(regularizers)
         self._hooks = {}
-        self._l2 = 0.0
+        self._l2 = self._l1 = 0.0
 
     def init(self, params):
         self.optimizer.init(params.data)
         for reg in self.regularizers:
             reg.init(params)
         self._l2 = sum(reg.alpha for reg in self.regularizers if isinstance(reg, CoupledL2))
+        self._l1 = sum(reg.alpha for reg in self.regularizers if isinstance(reg, ProximalL1))
         # Per hook, only the regularizers that override it: no empty calls per step.
         for hook in ("add_gradient", "decay", "project"):
             self._hooks[hook] = [getattr(reg, hook) for reg in self.regularizers
@@ -371,7 +383,7 @@ class Updater:
             add_gradient(params)
         for decay in self._hooks["decay"]:
             decay(params, self.optimizer.learning_rate)
-        self.optimizer.apply(params.data, params.grad, self._l2, params.n_weights)
+        self.optimizer.apply(params.data, params.grad, self._l2, params.n_weights, self._l1)
         for project in self._hooks["project"]:
             project(params, self.optimizer)
 
