@@ -150,11 +150,12 @@ class Adam:
         self.epsilon = float(epsilon)
         self.t = 0
         self.m = self.v = self._denom = self._prox = self._scratch = None
+        self._denom_scale = 1.0
 
     def init(self, data):
         self.t = 0
         self.m, self.v = np.zeros_like(data), np.zeros_like(data)
-        self._denom = np.empty_like(data)  # sqrt(v_hat) + eps, kept for the proximal step
+        self._denom = np.empty_like(data)  # (sqrt(v_hat) + eps) * _denom_scale, kept for cumulative L1
 
     def apply(self, data, grad, l2=0.0, n_weights=0, l1=0.0):
         """One Adam step, chunk by chunk so each chunk's passes run in cache; ``grad`` is used as scratch.
@@ -164,8 +165,11 @@ class Adam:
         """
         self.t += 1
         b1, b2, eps = self.beta_1, self.beta_2, self.epsilon
-        inv_sqrt_bc2 = 1.0 / np.sqrt(1.0 - b2**self.t)
-        step = -self.learning_rate / (1.0 - b1**self.t)
+        # The update is lr / (1 - b1^t) * m / (sqrt(v_hat) + eps). The denominator is kept divided by
+        # that step size, so the update is m / denom: one pass fewer per chunk.
+        self._denom_scale = (1.0 - b1**self.t) / self.learning_rate
+        sqrt_scale = self._denom_scale / np.sqrt(1.0 - b2**self.t)
+        eps_scaled = eps * self._denom_scale
         if l1 and (self._scratch is None or len(self._scratch) < min(CHUNK, len(data))):
             self._scratch = np.empty(min(CHUNK, len(data)), data.dtype)
         # Weights and biases in separate runs of chunks: penalties touch only the weights.
@@ -184,23 +188,21 @@ class Adam:
                 v *= b2
                 v += g
                 np.sqrt(v, out=denom)
-                denom *= inv_sqrt_bc2
-                denom += eps
+                denom *= sqrt_scale
+                denom += eps_scaled
                 if l1 and penalized:
-                    self._update_with_prox(w, g, m, denom, step, l1 * self.learning_rate)
+                    self._update_with_prox(w, g, m, denom, l1 * self.learning_rate * self._denom_scale)
                 else:
                     np.divide(m, denom, out=g)
-                    g *= step
-                    w += g
+                    w -= g
 
-    def _update_with_prox(self, w, g, m, denom, step, threshold):
-        """``w = soft(w + step m / denom, threshold / denom)``, computed as
-        ``soft(w denom + step m, threshold) / denom`` (the same up to rounding; exact zeros stay exact):
-        one scalar threshold instead of a per-weight one saves three passes."""
+    def _update_with_prox(self, w, g, m, denom, threshold):
+        """``w = soft(w - m / denom, threshold / denom)``, computed as ``soft(w denom - m, threshold) / denom``
+        (the same up to rounding; exact zeros stay exact): one scalar threshold instead of a per-weight
+        one saves three passes."""
         scratch = self._scratch[:len(w)]
         np.multiply(w, denom, out=g)
-        np.multiply(m, step, out=scratch)
-        g += scratch
+        g -= m
         np.clip(g, -threshold, threshold, out=scratch)
         g -= scratch
         np.divide(g, denom, out=w)
@@ -208,10 +210,10 @@ class Adam:
     def prox_scale(self, entries, factor=1.0):
         """``factor * lr / (sqrt(v_hat) + eps)`` on ``data[entries]`` (a slice): a view of a buffer that
         the next call overwrites (made at the first call, so Adam without L1 does not pay for it)."""
-        denom = self._denom[entries]
+        denom = self._denom[entries]  # (sqrt(v_hat) + eps) * _denom_scale
         if self._prox is None or len(self._prox) < len(denom):
             self._prox = np.empty(len(denom), dtype=denom.dtype)
-        return np.divide(factor * self.learning_rate, denom, out=self._prox[:len(denom)])
+        return np.divide(factor * self.learning_rate * self._denom_scale, denom, out=self._prox[:len(denom)])
 
     def state_dict(self):
         return {"t": self.t, "m": self.m, "v": self.v}
