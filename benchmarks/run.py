@@ -180,7 +180,7 @@ def predict_rate(predict, X, repeats=5):
 
 def micro(repeats=200):
     """Dropout (mask and application) and the L1 proximal step against the W2 hidden layer they follow."""
-    from shrinkage.layers import Dropout
+    from shrinkage.layers import Dropout, keep_mask
     from shrinkage.penalties import soft_threshold
 
     rng = np.random.default_rng(0)
@@ -202,19 +202,36 @@ def micro(repeats=200):
         buf = x.copy()
         results[f"dropout p={p} forward+backward / dense"] = per_call(
             lambda: layer.backward(layer.forward(buf, training=True, rng=rng))) / dense
-    Wc = W.copy()
-    results["L1 prox (SGD threshold) / dense"] = per_call(lambda: soft_threshold(Wc, 1e-9, out=Wc)) / dense
-    per_weight, scratch = np.full_like(W, 1e-9), np.empty_like(W)
-    results["L1 prox (Adam per-weight threshold) / dense"] = per_call(
-        lambda: soft_threshold(Wc, per_weight, out=Wc, scratch=scratch)) / dense
+    Wc, scratch = W.copy(), np.empty_like(W)
+    results["L1 prox (SGD threshold) / dense"] = per_call(
+        lambda: soft_threshold(Wc, 1e-9, out=Wc, scratch=scratch)) / dense
+    results["L1 prox in Adam's metric (extra over plain Adam) / dense"] = adam_prox_extra(per_call, W) / dense
     n = x.size
     for name, fn in {
         "uniform float32 < p": lambda: rng.random(n, dtype=np.float32) >= 0.5,
-        "random bytes >= threshold": lambda: np.frombuffer(rng.bytes(n), np.uint8) >= 128,
-        "unpacked random bits": lambda: np.unpackbits(np.frombuffer(rng.bytes(n // 8), np.uint8)),
+        "random bytes >= threshold (p = k/256)": lambda: keep_mask((n,), 0.25, rng),
+        "random 16-bit words >= threshold (other p)": lambda: keep_mask((n,), 0.3, rng),
+        "unpacked random bits (p = 0.5)": lambda: keep_mask((n,), 0.5, rng),
     }.items():
         results[f"mask: {name} (ns/element)"] = per_call(fn) / n * 1e9
     return results
+
+
+def adam_prox_extra(per_call, W):
+    """Time Adam's proximal-L1 step adds on one weight matrix: its fused update minus the plain one."""
+    from shrinkage.optim import Adam
+
+    adam = Adam()
+    adam.init(W.reshape(-1))
+    adam._scratch = np.empty(W.size, W.dtype)
+    w, g, m = W.reshape(-1).copy(), np.ones(W.size, W.dtype), np.ones(W.size, W.dtype)
+    denom = np.full(W.size, 2.0, W.dtype)
+
+    def plain():
+        np.divide(m, denom, out=g)
+        w[:] -= g
+
+    return per_call(lambda: adam._update_with_prox(w, g, m, denom, 1e-9)) - per_call(plain)
 
 
 # -------------------------------------------------------------------- main
@@ -274,10 +291,11 @@ def run(workloads, quick):
 
 
 def regularizer_overheads(quick):
-    """Extra time per W2 epoch that dropout and the L1 proximal step add, interleaved against the same
-    network without them (SGD with momentum, and Adam)."""
+    """Extra time per W2 epoch that dropout and the L1 proximal step add, against the same network
+    without them (SGD with momentum, and Adam): many short interleaved pairs, in alternating order,
+    so drifts in machine speed cancel; the median ratio with its interquartile range."""
     w = WORKLOADS["W2"]
-    n = w.n_samples // 4 if quick else w.n_samples
+    n = w.n_samples // 8 if quick else w.n_samples // 2
     X, y = make_data(w, n)
     pairs = {
         "dropout 0.5 on hidden units (SGD)": ({"dropout": 0.0}, {"dropout": 0.5}),
@@ -290,12 +308,16 @@ def regularizer_overheads(quick):
         a, _ = make_shrinkage(w, X, y, **base)
         b, _ = make_shrinkage(w, X, y, **variant)
         ratios = []
-        for _ in range(3 if quick else 7):
+        for k in range(4 if quick else 16):
+            first, second = (a, b) if k % 2 == 0 else (b, a)
             time.sleep(0.05)
-            ta = timed(a)
+            t_first = timed(first)
             time.sleep(0.05)
-            ratios.append(timed(b) / ta)
-        results[f"W2 epoch time, {name}"] = f"{100 * (statistics.median(ratios) - 1):+.1f}%"
+            t_second = timed(second)
+            t_a, t_b = (t_first, t_second) if k % 2 == 0 else (t_second, t_first)
+            ratios.append(t_b / t_a)
+        q1, med, q3 = statistics.quantiles(ratios, n=4)
+        results[f"W2 epoch time, {name}"] = f"{100 * (med - 1):+.1f}% [{100 * (q1 - 1):+.1f}, {100 * (q3 - 1):+.1f}]"
     return results
 
 
@@ -353,7 +375,7 @@ def report(rows, micro_results):
               f"(1.5 x (params + momentum + one batch's activations))")
     print("\nmicro-benchmarks:")
     for k, v in micro_results.items():
-        print(f"  {k:48} {v:.3g}" if isinstance(v, float) else f"  {k:48} {v}")
+        print(f"  {k:60} {v:.3g}" if isinstance(v, float) else f"  {k:60} {v}")
     print(f"\nnote: scikit-learn has no dropout, so its rows do less work on W1/W2. "
           f"Machine: {CORES} cores; load average {os.getloadavg()[0]:.2f}.")
 

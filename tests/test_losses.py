@@ -46,6 +46,20 @@ def test_cross_entropy_stable_for_large_logits():
     np.testing.assert_allclose(softmax(logits).sum(axis=1), 1.0, rtol=1e-6)
 
 
+@pytest.mark.parametrize("row_spread", [1.0, 300.0])  # the second makes rows lie far below the batch maximum
+def test_cross_entropy_matches_a_row_by_row_reference(row_spread):
+    rng = np.random.default_rng(0)
+    logits = (rng.normal(size=(64, 10)) + row_spread * rng.normal(size=(64, 1))).astype(np.float32)
+    y = rng.integers(0, 10, 64)
+    logits64 = logits.astype(np.float64)
+    shifted = logits64 - logits64.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    onehot = np.eye(10)[y]
+    value, grad = SoftmaxCrossEntropy()(logits, y)
+    assert value == pytest.approx(-log_p[np.arange(64), y].mean(), rel=1e-5)
+    np.testing.assert_allclose(grad, (np.exp(log_p) - onehot) / 64, atol=1e-7)
+
+
 def test_hinge_values_weston_watkins():
     scores = np.array([[2.0, 1.5, -1.0], [0.0, 0.0, 3.0]])
     y = np.array([0, 2])

@@ -82,7 +82,7 @@ class _BatchGatherer:
         if len(idx) == len(self.buffer):
             # mode="clip" lets take write straight into the buffer (mode="raise" buffers the copy);
             # the indices come from a permutation, so nothing is ever clipped.
-            return np.take(self.array, idx, axis=0, out=self.buffer, mode="clip")
+            return self.array.take(idx, axis=0, out=self.buffer, mode="clip")
         return self.array[idx]
 
 
