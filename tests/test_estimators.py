@@ -69,9 +69,9 @@ def test_dtype_end_to_end(monkeypatch, digits_split, dtype):
     seen = set()
     original = Updater.step
 
-    def spy(self, params):
+    def spy(self, params, *args):
         seen.update([params.data.dtype, params.grad.dtype])
-        return original(self, params)
+        return original(self, params, *args)
 
     monkeypatch.setattr(Updater, "step", spy)
     clf = MLPClassifier(hidden_layer_sizes=(16,), max_epochs=2, optimizer="adam", penalty="l1",

@@ -81,6 +81,30 @@ def test_coupled_l2_is_in_the_gradient_under_adam(shape):
     np.testing.assert_allclose(b, reference_adam(b0, [g[1] for g in grads], 0.01), rtol=1e-10)
 
 
+@pytest.mark.parametrize("make_opt", [lambda: SGD(0.1), lambda: SGD(0.1, 0.9), lambda: SGD(0.1, 0.9, True),
+                                      lambda: Adam(0.01)])
+@pytest.mark.parametrize("kw", [dict(penalty="l2", alpha=0.3), dict(penalty="l1", alpha=0.05),
+                                dict(penalty="l1", alpha=0.05, l1_method="subgradient"),
+                                dict(penalty="elasticnet", alpha=0.1, l1_ratio=0.5)])
+def test_step_takes_the_gradient_in_any_scale(make_opt, kw):
+    """The training loop backpropagates the gradient times the optimizer's gradient_scale (-lr for SGD):
+    every step must equal the step on the plain gradient."""
+    w0, b0 = rng.normal(size=(5, 4)), rng.normal(size=4)
+    grads = random_grads([(5, 4), (4,)], steps=4)
+    results = []
+    for scaled in (False, True):
+        params = Parameters.from_arrays([w0.copy()], [b0.copy()], dtype=np.float64)
+        updater = Updater(make_opt(), pieces_for(**kw))
+        updater.init(params)
+        scale = updater.gradient_scale if scaled else 1.0
+        for g, gb in grads:
+            params.coef_grads[0][...] = scale * g
+            params.intercept_grads[0][...] = scale * gb
+            updater.step(params, scale)
+        results.append(params.data.copy())
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-14)
+
+
 def test_adam_matches_reference():
     w0 = rng.normal(size=(4, 3))
     grads = random_grads([(4, 3)], steps=8)

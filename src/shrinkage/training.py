@@ -143,6 +143,7 @@ class Trainer:
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         gather_x, gather_y = self._gather_x, self._gather_y
         network, parameters, step = self.network, self.parameters, self.updater.step
+        scale = self.updater.gradient_scale  # backpropagate the gradient in the scale the optimizer wants
         total = 0.0
         for batch, start in enumerate(range(0, n, self.batch_size)):
             idx = order[start:start + self.batch_size]
@@ -150,8 +151,10 @@ class Trainer:
             value, grad_out = self.loss_fn(out, gather_y(idx))
             if not math.isfinite(value):
                 return value
+            if scale != 1.0:
+                grad_out *= scale
             network.backward(grad_out)
-            step(parameters)
+            step(parameters, scale)
             total += value * len(idx)
             for cb in self.callbacks:
                 cb.on_batch_end(batch, value)
