@@ -249,3 +249,14 @@ def test_parameters_layout_weights_first_and_views():
     assert params.owns(params.coefs, params.intercepts) and not params.owns([np.ones((2, 3))], [np.zeros(3)])
     with pytest.raises(ValueError, match="layer 0: expected coefs of shape"):
         Parameters.from_arrays([np.ones((2, 3))], [np.zeros(2)])
+
+
+def test_sgd_reads_the_velocity_of_older_checkpoints():
+    """Checkpoints once stored PyTorch's velocity v; SGD now keeps -lr * v."""
+    data = np.zeros(3)
+    new, old_style = SGD(0.1, 0.9), SGD(0.1, 0.9)
+    new.init(data)
+    old_style.init(data)
+    new.apply(data.copy(), np.array([1.0, 2.0, 3.0]))
+    old_style.load_state_dict({"velocity": new.state_dict()["update"] / -0.1})
+    np.testing.assert_allclose(old_style.update, new.update)

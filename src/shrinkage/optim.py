@@ -140,6 +140,8 @@ class SGD:
         return {"update": self.update}
 
     def load_state_dict(self, state):
+        if "velocity" in state:  # written before the state was kept as -lr * v
+            state = {"update": None if state["velocity"] is None else -self.learning_rate * state["velocity"]}
         if state["update"] is not None:
             np.copyto(self.update, state["update"])
 
