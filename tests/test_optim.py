@@ -260,3 +260,18 @@ def test_sgd_reads_the_velocity_of_older_checkpoints():
     new.apply(data.copy(), np.array([1.0, 2.0, 3.0]))
     old_style.load_state_dict({"velocity": new.state_dict()["update"] / -0.1})
     np.testing.assert_allclose(old_style.update, new.update)
+
+
+def test_adam_reads_the_moments_of_older_checkpoints():
+    """Checkpoints once stored Adam's m and v; Adam now keeps m / (1 - b1) and v / (1 - b2)."""
+    data, g = np.zeros(3), np.array([1.0, -2.0, 3.0])
+    new, old_style = Adam(0.1), Adam(0.1)
+    new.init(data)
+    old_style.init(data)
+    new.apply(data.copy(), g.copy())
+    state = new.state_dict()
+    old_style.load_state_dict({"t": state["t"], "m": state["m_sum"] * 0.1, "v": state["v_sum"] * 0.001})
+    a, b = data.copy(), data.copy()
+    new.apply(a, g.copy())
+    old_style.apply(b, g.copy())
+    np.testing.assert_allclose(b, a, rtol=1e-12)

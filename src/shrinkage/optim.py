@@ -154,6 +154,10 @@ class Adam:
     ``lr / (sqrt(v_hat) + eps)`` is the step size that proximal L1 uses, so
     that ``alpha`` means the same under Adam as under SGD (ProxGen; Yun,
     Lozano & Yang 2021).
+
+    The moments are kept as ``m / (1 - b1)`` and ``v / (1 - b2)`` (``M = b1 M + g``,
+    ``V = b2 V + g^2``), and the denominator divided by the step size, so
+    every constant factor is folded into two scalars: 10 passes per chunk.
     """
 
     def __init__(self, learning_rate=1e-3, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
@@ -183,10 +187,10 @@ class Adam:
             grad *= 1.0 / grad_scale
         self.t += 1
         b1, b2, eps = self.beta_1, self.beta_2, self.epsilon
-        # The update is lr / (1 - b1^t) * m / (sqrt(v_hat) + eps). The denominator is kept divided by
-        # that step size, so the update is m / denom: one pass fewer per chunk.
-        self._denom_scale = (1.0 - b1**self.t) / self.learning_rate
-        sqrt_scale = self._denom_scale / np.sqrt(1.0 - b2**self.t)
+        # The update is a * M / (sqrt(v_hat) + eps) with a = lr (1 - b1) / (1 - b1^t) and
+        # v_hat = V (1 - b2) / (1 - b2^t). The denominator is kept divided by a: the update is M / denom.
+        self._denom_scale = (1.0 - b1**self.t) / (self.learning_rate * (1.0 - b1))
+        sqrt_scale = self._denom_scale * np.sqrt((1.0 - b2) / (1.0 - b2**self.t))
         eps_scaled = eps * self._denom_scale
         if l1 and (self._scratch is None or len(self._scratch) < min(CHUNK, len(data))):
             self._scratch = np.empty(min(CHUNK, len(data)), data.dtype)
@@ -198,11 +202,9 @@ class Adam:
                 if l2 and penalized:  # g += l2 * w; denom is free until below
                     np.multiply(w, l2, out=denom)
                     g += denom
-                m -= g  # m = b1 m + (1 - b1) g = g + b1 (m - g), without a temporary
-                m *= b1
+                m *= b1  # M = b1 M + g
                 m += g
-                g *= g
-                v -= g
+                g *= g  # V = b2 V + g^2
                 v *= b2
                 v += g
                 np.sqrt(v, out=denom)
@@ -234,12 +236,14 @@ class Adam:
         return np.divide(factor * self.learning_rate * self._denom_scale, denom, out=self._prox[:len(denom)])
 
     def state_dict(self):
-        return {"t": self.t, "m": self.m, "v": self.v}
+        return {"t": self.t, "m_sum": self.m, "v_sum": self.v}  # m / (1 - b1) and v / (1 - b2)
 
     def load_state_dict(self, state):
         self.t = int(state["t"])
-        np.copyto(self.m, state["m"])
-        np.copyto(self.v, state["v"])
+        if "m" in state:  # written before the moments were kept scaled
+            state = {"m_sum": state["m"] / (1.0 - self.beta_1), "v_sum": state["v"] / (1.0 - self.beta_2)}
+        np.copyto(self.m, state["m_sum"])
+        np.copyto(self.v, state["v_sum"])
 
 
 # --------------------------------------------------------------- regularizers
