@@ -41,11 +41,11 @@ class SoftmaxCrossEntropy:
 
     name = "softmax"
 
-    def value(self, logits, target):
-        return float(-_log_softmax_at(logits, target).mean())
-
     def __init__(self):
         self._shape = self._row_starts = self._ones = None
+
+    def value(self, logits, target):
+        return float(-_log_softmax_at(logits, target).mean())
 
     def __call__(self, logits, target):
         # Few NumPy calls on small arrays: in a training step each one costs several microseconds.
@@ -57,22 +57,21 @@ class SoftmaxCrossEntropy:
         at_target = self._row_starts + target  # flat index of each row's target entry
         # Shift by the batch's largest logit (a row-wise maximum over ~10 columns costs 10x more). Every
         # row's exponentials stay representable unless a row lies ~46 below it: then shift row by row.
-        z = logits - np.maximum.reduce(logits, axis=None)
-        flat = z.reshape(-1)
-        picked = flat[at_target]
-        np.exp(z, out=z)
-        norm = z @ self._ones  # row sums
+        z, picked, norm = self._exp_shifted(logits, np.maximum.reduce(logits, axis=None), at_target)
         if not np.minimum.reduce(norm) >= 1e-20:
-            z = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
-            flat = z.reshape(-1)
-            picked = flat[at_target]
-            np.exp(z, out=z)
-            norm = z @ self._ones
+            z, picked, norm = self._exp_shifted(logits, np.maximum.reduce(logits, axis=1, keepdims=True), at_target)
         value = float(np.add.reduce(np.log(norm) - picked)) / n  # mean of log-sum-exp minus the target's logit
         norm *= n
         z /= norm[:, None]  # softmax / n
-        flat[at_target] -= 1.0 / n
+        z.reshape(-1)[at_target] -= 1.0 / n
         return value, z
+
+    def _exp_shifted(self, logits, shift, at_target):
+        """``exp(logits - shift)``, the shifted target logits and the row sums of the exponentials."""
+        z = logits - shift
+        picked = z.reshape(-1)[at_target]
+        np.exp(z, out=z)
+        return z, picked, z @ self._ones
 
     @staticmethod
     def output(logits):
