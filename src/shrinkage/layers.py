@@ -97,9 +97,15 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """Element-wise activation; subclasses define ``f`` and ``df_from_output``."""
+    """Element-wise activation; subclasses define ``f`` and ``df_from_output``.
+
+    ``sign_only_backward``: the backward pass reads nothing but whether the
+    stored output is positive, so a dropout may overwrite that output in place
+    (see :class:`Dropout`'s ``after_relu``).
+    """
 
     name = ""
+    sign_only_backward = False
 
     def __init__(self):
         self._out = None
@@ -121,6 +127,7 @@ class Activation(Layer):
 
 class ReLU(Activation):
     name = "relu"
+    sign_only_backward = True
 
     def __init__(self):
         super().__init__()

@@ -228,11 +228,12 @@ class NetworkEstimator(BaseEstimator):
             else:
                 layers.append(Dense(*params.layer(k), input_grad=k > 0))
             if k < last:
-                layers.append(ACTIVATIONS[self.activation]())
+                activation = ACTIVATIONS[self.activation]()
+                layers.append(activation)
                 if getattr(self, "dropout", 0.0):
-                    # In place only over a ReLU's output (see Dropout): tanh's backward needs its own output.
-                    relu = self.activation == "relu"
-                    layers.append(Dropout(self.dropout, mode, inplace=relu, after_relu=relu))
+                    # In place only where the activation's backward reads just the output's sign (see Dropout).
+                    in_place = activation.sign_only_backward
+                    layers.append(Dropout(self.dropout, mode, inplace=in_place, after_relu=in_place))
         return Sequential(layers)
 
     def _max_norm_layers(self):

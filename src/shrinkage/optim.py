@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 
-CHUNK = 1 << 16  # elements per chunk: 256 KiB of float32 stays in cache between the two passes
+CHUNK = 1 << 16  # elements per chunk of a chunked update (256 KiB of float32)
 
 
 def axpy(a, x, y, scratch):
@@ -167,12 +167,13 @@ class Adam:
         self.epsilon = float(epsilon)
         self.t = 0
         self.m = self.v = self._denom = self._prox = self._scratch = None
-        self._denom_scale = 1.0
+        self._denom_scale = self._sqrt_scale = self._eps_scaled = 1.0
 
     def init(self, data):
         self.t = 0
         self.m, self.v = np.zeros_like(data), np.zeros_like(data)
-        self._denom = np.empty_like(data)  # (sqrt(v_hat) + eps) * _denom_scale, kept for cumulative L1
+        size = min(CHUNK, len(data))  # one chunk's denominator and one chunk of scratch
+        self._denom, self._scratch = np.empty(size, data.dtype), np.empty(size, data.dtype)
 
     gradient_scale = 1.0  # the gradient as it is
 
@@ -190,15 +191,15 @@ class Adam:
         # The update is a * M / (sqrt(v_hat) + eps) with a = lr (1 - b1) / (1 - b1^t) and
         # v_hat = V (1 - b2) / (1 - b2^t). The denominator is kept divided by a: the update is M / denom.
         self._denom_scale = (1.0 - b1**self.t) / (self.learning_rate * (1.0 - b1))
-        sqrt_scale = self._denom_scale * np.sqrt((1.0 - b2) / (1.0 - b2**self.t))
-        eps_scaled = eps * self._denom_scale
-        if l1 and (self._scratch is None or len(self._scratch) < min(CHUNK, len(data))):
-            self._scratch = np.empty(min(CHUNK, len(data)), data.dtype)
+        self._sqrt_scale = sqrt_scale = self._denom_scale * np.sqrt((1.0 - b2) / (1.0 - b2**self.t))
+        self._eps_scaled = eps_scaled = eps * self._denom_scale
+        threshold = l1 * self.learning_rate * self._denom_scale  # the prox threshold in the scaled space
         # Weights and biases in separate runs of chunks: penalties touch only the weights.
         for lo, hi, penalized in ((0, n_weights, True), (n_weights, len(data), False)):
             for start in range(lo, hi, CHUNK):
                 c = slice(start, min(start + CHUNK, hi))
-                w, g, m, v, denom = data[c], grad[c], self.m[c], self.v[c], self._denom[c]
+                w, g, m, v = data[c], grad[c], self.m[c], self.v[c]
+                denom = self._denom[:len(w)]
                 if l2 and penalized:  # g += l2 * w; denom is free until below
                     np.multiply(w, l2, out=denom)
                     g += denom
@@ -211,7 +212,7 @@ class Adam:
                 denom *= sqrt_scale
                 denom += eps_scaled
                 if l1 and penalized:
-                    self._update_with_prox(w, g, m, denom, l1 * self.learning_rate * self._denom_scale)
+                    self._update_with_prox(w, g, m, denom, threshold)
                 else:
                     np.divide(m, denom, out=g)
                     w -= g
@@ -220,20 +221,22 @@ class Adam:
         """``w = soft(w - m / denom, threshold / denom)``, computed as ``soft(w denom - m, threshold) / denom``
         (the same up to rounding; exact zeros stay exact): one scalar threshold instead of a per-weight
         one saves three passes."""
-        scratch = self._scratch[:len(w)]
         np.multiply(w, denom, out=g)
         g -= m
-        np.clip(g, -threshold, threshold, out=scratch)
-        g -= scratch
+        soft_threshold(g, threshold, out=g, scratch=self._scratch[:len(w)])
         np.divide(g, denom, out=w)
 
     def prox_scale(self, entries, factor=1.0):
-        """``factor * lr / (sqrt(v_hat) + eps)`` on ``data[entries]`` (a slice): a view of a buffer that
-        the next call overwrites (made at the first call, so Adam without L1 does not pay for it)."""
-        denom = self._denom[entries]  # (sqrt(v_hat) + eps) * _denom_scale
-        if self._prox is None or len(self._prox) < len(denom):
-            self._prox = np.empty(len(denom), dtype=denom.dtype)
-        return np.divide(factor * self.learning_rate * self._denom_scale, denom, out=self._prox[:len(denom)])
+        """``factor * lr / (sqrt(v_hat) + eps)`` of the last step on ``data[entries]`` (a slice), derived
+        from ``v``: a view of a buffer that the next call overwrites (made at the first call, so Adam
+        without cumulative L1 does not pay for it)."""
+        v = self.v[entries]
+        if self._prox is None or len(self._prox) < len(v):
+            self._prox = np.empty(len(v), dtype=v.dtype)
+        denom = np.sqrt(v, out=self._prox[:len(v)])  # the step's denominator, as apply builds it
+        denom *= self._sqrt_scale
+        denom += self._eps_scaled
+        return np.divide(factor * self.learning_rate * self._denom_scale, denom, out=denom)
 
     def state_dict(self):
         return {"t": self.t, "m_sum": self.m, "v_sum": self.v}  # m / (1 - b1) and v / (1 - b2)
@@ -250,7 +253,14 @@ class Adam:
 
 
 class Regularizer:
-    """A piece of the update chain; subclasses override the hooks they need."""
+    """A piece of the update chain; subclasses override the hooks they need.
+
+    ``step_l2`` / ``step_l1``: a coupled L2 / proximal L1 coefficient that the
+    optimizer applies inside its own step (``apply(..., l2=, l1=)``) instead of a hook.
+    """
+
+    step_l2 = 0.0
+    step_l1 = 0.0
 
     def init(self, params):
         pass
@@ -286,7 +296,7 @@ class CoupledL2(Regularizer):
     itself (``apply(..., l2=alpha)``), so this piece has no hook of its own."""
 
     def __init__(self, alpha):
-        self.alpha = float(alpha)
+        self.alpha = self.step_l2 = float(alpha)
 
 
 class ProximalL1(Regularizer):
@@ -298,7 +308,7 @@ class ProximalL1(Regularizer):
     """
 
     def __init__(self, alpha):
-        self.alpha = float(alpha)
+        self.alpha = self.step_l1 = float(alpha)
 
 
 class CumulativeL1(Regularizer):
@@ -395,8 +405,8 @@ class Updater:
         self.optimizer.init(params.data)
         for reg in self.regularizers:
             reg.init(params)
-        self._l2 = sum(reg.alpha for reg in self.regularizers if isinstance(reg, CoupledL2))
-        self._l1 = sum(reg.alpha for reg in self.regularizers if isinstance(reg, ProximalL1))
+        self._l2 = sum(reg.step_l2 for reg in self.regularizers)
+        self._l1 = sum(reg.step_l1 for reg in self.regularizers)
         # Per hook, only the regularizers that override it: no empty calls per step.
         for hook in ("add_gradient", "decay", "project"):
             self._hooks[hook] = [getattr(reg, hook) for reg in self.regularizers
