@@ -165,8 +165,12 @@ def test_early_stopping_holds_out_a_stratified_fraction(digits_split):
 
 def test_convergence_warning_only_when_epochs_run_out(digits_split):
     X_tr, _, y_tr, _ = digits_split
-    with pytest.warns(ConvergenceWarning, match="ran all max_epochs=2 epochs"):
+    with pytest.warns(ConvergenceWarning, match="ran all max_epochs=2 epochs") as caught:
         MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X_tr, y_tr)
+    assert caught[0].filename == __file__  # the user's fit line
+    with pytest.warns(ConvergenceWarning) as caught:  # through scikit-learn: its frame, the first outside
+        make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2)).fit(X_tr, y_tr)
+    assert "sklearn" in caught[0].filename
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, patience=0, learning_rate=0.5,

@@ -28,6 +28,7 @@ def test_divergence_stops_restores_finite_weights_and_warns_once(digits_split, e
     assert clf.stop_reason_ == "diverged"
     assert [w.category for w in caught] == [TrainingDivergedWarning]
     assert "diverged" in str(caught[0].message) and "Lower learning_rate" in str(caught[0].message)
+    assert caught[0].filename == __file__  # points at the user's fit line, not into the training loop
     assert all(np.isfinite(a).all() for a in clf.coefs_ + clf.intercepts_)
     assert np.isfinite(clf.predict_proba(X_tr)).all()
     assert clf.n_epochs_ == len(clf.history_["loss"]) and all(np.isfinite(clf.history_["loss"]))

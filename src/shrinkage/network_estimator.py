@@ -10,6 +10,8 @@ only fix the output side.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 import zlib
 from contextlib import contextmanager
@@ -69,6 +71,16 @@ _PARAMETER_TABLE = {
 }
 DEFAULT_PATIENCE = 10
 DEFAULT_L1_RATIO = 0.5
+
+
+def warn_at_caller(message, category):
+    """``warnings.warn`` pointed at the first frame outside shrinkage: the user's ``fit`` line (or the
+    scikit-learn code that called it), not the inside of the training loop."""
+    package_dir = str(Path(__file__).parent) + os.sep
+    frame, stacklevel = sys._getframe(1), 2
+    while frame is not None and frame.f_code.co_filename.startswith(package_dir):
+        frame, stacklevel = frame.f_back, stacklevel + 1
+    warnings.warn(message, category, stacklevel=stacklevel)
 
 
 class TrainingDivergedWarning(UserWarning):
@@ -406,13 +418,13 @@ class NetworkEstimator(BaseEstimator):
             restored = "the weights of the best epoch" if trainer.early_stopping is not None else (
                 "the weights of the last finished epoch" if trainer.fallback_epoch is not None
                 else "the initial weights")
-            warnings.warn(
+            warn_at_caller(
                 f"{type(self).__name__} diverged ({outcome.message}); training stopped and {restored} "
                 f"were restored. Lower learning_rate (now {self.learning_rate}) or check the data's scale.",
                 TrainingDivergedWarning,
             )
         elif outcome.stop_reason == "max_epochs" and not partial:
-            warnings.warn(
+            warn_at_caller(
                 f"{type(self).__name__} ran all max_epochs={self.max_epochs} epochs "
                 "without early stopping triggering; the model may not have converged. "
                 "Increase max_epochs or set early_stopping=True.",
