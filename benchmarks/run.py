@@ -19,10 +19,12 @@ median: on a 2-core machine BLAS lands per process in a fast or a slow mode.
   (forward, weight gradients, input gradients of hidden layers), timed alone
   with NumPy: no training can be faster.
 
-Epochs of the contenders are interleaved (one of each per round), so every
-round compares them under the same conditions; the table gives median samples
-per second and the median of the per-round ratios. Peak memory is what NumPy
-allocates during a shrinkage epoch (tracemalloc).
+Epochs of the contenders are interleaved (one of each per round, a pause before
+each so no library's idle threads still spin), so every round compares them
+under the same conditions; the table gives median samples per second and the
+median of the per-round ratios. Prediction (``predict_proba`` on the training
+set) is timed the same way. Peak memory is what NumPy allocates during a
+shrinkage epoch (tracemalloc).
 """
 
 from __future__ import annotations
@@ -34,10 +36,15 @@ import statistics
 import time
 import warnings
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 CORES = os.cpu_count() or 1
+# Pause before each timed call: a library's idle threads keep spinning after it returns (OpenBLAS's for
+# 2**28 cycles, about 0.1 s here) and would slow whoever runs next, above all a library with threads
+# of its own (PyTorch).
+PAUSE = 0.15
 
 
 @dataclass
@@ -105,7 +112,7 @@ def make_sklearn(w, X, y, dtype):
             warnings.simplefilter("ignore")
             clf.partial_fit(X, y, classes=classes)  # one pass over the data
 
-    return epoch, lambda A: clf.predict_proba(A.astype(dtype))
+    return epoch, lambda A: clf.predict_proba(A.astype(dtype, copy=False))
 
 
 def make_torch(w, X, y):
@@ -165,14 +172,23 @@ def make_blas_bound(w, n_samples):
     return epoch, None
 
 
-def predict_rate(predict, X, repeats=5):
-    predict(X[:1024])
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        predict(X)
-        times.append(time.perf_counter() - started)
-    return len(X) / statistics.median(times)
+def predict_rates(predictors, X, rounds):
+    """Prediction samples/s of each ``name -> predict`` on ``X``: rounds of one call each, in rotating
+    order (as the training epochs), so machine drifts hit every contender alike; the median per
+    contender and the median per-round ratio of shrinkage's speed to each other."""
+    for predict in predictors.values():
+        predict(X[:1024])  # warm-up
+    names = list(predictors)
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            time.sleep(PAUSE)
+            times[name].append(timed(partial(predictors[name], X)))
+    rates = {name + "_predict": len(X) / statistics.median(ts) for name, ts in times.items()}
+    for name in names[1:]:
+        rates["predict_ratio_" + name] = statistics.median(
+            [b / a for a, b in zip(times[names[0]], times[name])])
+    return rates
 
 
 # ------------------------------------------------------------ micro-benchmarks
@@ -269,10 +285,9 @@ def run(workloads, quick):
         times = {name: [] for name in contenders}
         names = list(contenders)
         for r in range(rounds):
-            # Rotate the order each round and pause between epochs: a library's idle threads keep
-            # spinning for a while after it stops, and would otherwise slow whoever runs next.
+            # Rotate the order each round and pause between epochs (PAUSE).
             for name in names[r % len(names):] + names[:r % len(names)]:
-                time.sleep(0.05)
+                time.sleep(PAUSE)
                 times[name].append(timed(contenders[name][0]))
         row = {"workload": w.name, "n_samples": n, "rounds": rounds,
                "params": sum(a * b + b for a, b in zip(w.sizes[:-1], w.sizes[1:])), "data_bytes": X.nbytes}
@@ -283,9 +298,8 @@ def run(workloads, quick):
             if name != "shrinkage":  # per-round ratio, then the median over rounds
                 ratios = [b / a for a, b in zip(times["shrinkage"], times[name])]
                 row["ratio_" + name] = statistics.median(ratios)
-        for name, (_, predict) in contenders.items():
-            if predict is not None:
-                row[name + "_predict"] = predict_rate(predict, X)
+        row.update(predict_rates({name: predict for name, (_, predict) in contenders.items()
+                                  if predict is not None}, X, rounds))
         row["shrinkage_peak_bytes"] = traced_peak(lambda: contenders["shrinkage"][0]())
         row["fit_peak_bytes"], row["fit_budget_bytes"] = fit_memory(w, X, y)
         rows.append(row)
@@ -312,9 +326,9 @@ def regularizer_overheads(quick):
         ratios = []
         for k in range(4 if quick else 16):
             first, second = (a, b) if k % 2 == 0 else (b, a)
-            time.sleep(0.05)
+            time.sleep(PAUSE)
             t_first = timed(first)
-            time.sleep(0.05)
+            time.sleep(PAUSE)
             t_second = timed(second)
             t_a, t_b = (t_first, t_second) if k % 2 == 0 else (t_second, t_first)
             ratios.append(t_b / t_a)
@@ -354,21 +368,28 @@ def _fmt(v, unit=""):
     return "-" if v is None else f"{v:,.0f}{unit}"
 
 
+def _ratio(row, key):
+    return "-" if key not in row else f"{row[key]:.2f}"
+
+
 def report(rows, micro_results):
     mib = 2**20
     print(f"{'training samples/s':32} {'shrinkage':>10} {'sklearn32':>10} {'sklearn64':>10} {'torch':>10} "
           f"{'BLAS':>10} {'/sk32':>6} {'/sk64':>6} {'/torch':>6} {'%BLAS':>6}")
     for r in rows:
-        ratio = lambda k: "-" if k not in r else f"{r[k]:.2f}"  # noqa: E731
         print(f"{r['workload']:32} {_fmt(r['shrinkage']):>10} {_fmt(r['sklearn32']):>10} "
               f"{_fmt(r['sklearn64']):>10} {_fmt(r.get('torch')):>10} {_fmt(r['blas_bound']):>10} "
-              f"{ratio('ratio_sklearn32'):>6} {ratio('ratio_sklearn64'):>6} {ratio('ratio_torch'):>6} "
+              f"{_ratio(r, 'ratio_sklearn32'):>6} {_ratio(r, 'ratio_sklearn64'):>6} {_ratio(r, 'ratio_torch'):>6} "
               f"{100 * r['ratio_blas_bound']:>5.0f}%")
     print("(medians over interleaved rounds; ratios are per-round shrinkage/other speed, median over rounds)")
-    print("\nprediction (samples/s):")
+    print(f"\n{'prediction samples/s':32} {'shrinkage':>10} {'sklearn32':>10} {'sklearn64':>10} {'torch':>10} "
+          f"{'':>10} {'/sk32':>6} {'/sk64':>6} {'/torch':>6}")
     for r in rows:
-        print(f"  {r['workload']:32} shrinkage {_fmt(r['shrinkage_predict'])}, scikit-learn "
-              f"{_fmt(r['sklearn32_predict'])}, torch {_fmt(r.get('torch_predict'))}")
+        print(f"{r['workload']:32} {_fmt(r['shrinkage_predict']):>10} {_fmt(r['sklearn32_predict']):>10} "
+              f"{_fmt(r['sklearn64_predict']):>10} {_fmt(r.get('torch_predict')):>10} {'':>10} "
+              f"{_ratio(r, 'predict_ratio_sklearn32'):>6} {_ratio(r, 'predict_ratio_sklearn64'):>6} "
+              f"{_ratio(r, 'predict_ratio_torch'):>6}")
+    print("(predict_proba on the whole training set, same interleaved rounds)")
     print("\npeak memory NumPy allocates during a shrinkage epoch, beyond the data set (tracemalloc):")
     for r in rows:
         print(f"  {r['workload']:32} {r['shrinkage_peak_bytes'] / mib:.2f} MiB; parameters "
