@@ -172,23 +172,29 @@ def make_blas_bound(w, n_samples):
     return epoch, None
 
 
-def predict_rates(predictors, X, rounds):
-    """Prediction samples/s of each ``name -> predict`` on ``X``: rounds of one call each, in rotating
-    order (as the training epochs), so machine drifts hit every contender alike; the median per
-    contender and the median per-round ratio of shrinkage's speed to each other."""
-    for predict in predictors.values():
-        predict(X[:1024])  # warm-up
-    names = list(predictors)
+def interleaved_times(calls, rounds):
+    """``name -> [seconds]`` for ``name -> call``: rounds of one call each, the order rotated every
+    round and a PAUSE before each call, so machine drifts hit every contender alike."""
+    names = list(calls)
     times = {name: [] for name in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
             time.sleep(PAUSE)
-            times[name].append(timed(partial(predictors[name], X)))
-    rates = {name + "_predict": len(X) / statistics.median(ts) for name, ts in times.items()}
-    for name in names[1:]:
-        rates["predict_ratio_" + name] = statistics.median(
-            [b / a for a, b in zip(times[names[0]], times[name])])
-    return rates
+            times[name].append(timed(calls[name]))
+    return times
+
+
+def rates_and_ratios(times, n, kind=""):
+    """Median samples/s per contender and, per other contender, the median over rounds of the
+    per-round ratio of shrinkage's speed to its; keys ``name`` and ``ratio_name``, prefixed and
+    suffixed with ``kind`` when given (``name_predict``, ``predict_ratio_name``)."""
+    tag = f"_{kind}" if kind else ""
+    out = {name + tag: n / statistics.median(ts) for name, ts in times.items()}
+    for name, ts in times.items():
+        if name != "shrinkage":
+            out[f"{kind}{'_' if kind else ''}ratio_{name}"] = statistics.median(
+                [b / a for a, b in zip(times["shrinkage"], ts)])
+    return out
 
 
 # ------------------------------------------------------------ micro-benchmarks
@@ -282,24 +288,18 @@ def run(workloads, quick):
             pass
         for epoch, _ in contenders.values():
             epoch()  # warm-up
-        times = {name: [] for name in contenders}
-        names = list(contenders)
-        for r in range(rounds):
-            # Rotate the order each round and pause between epochs (PAUSE).
-            for name in names[r % len(names):] + names[:r % len(names)]:
-                time.sleep(PAUSE)
-                times[name].append(timed(contenders[name][0]))
+        times = interleaved_times({name: epoch for name, (epoch, _) in contenders.items()}, rounds)
         row = {"workload": w.name, "n_samples": n, "rounds": rounds,
                "params": sum(a * b + b for a, b in zip(w.sizes[:-1], w.sizes[1:])), "data_bytes": X.nbytes}
+        row.update(rates_and_ratios(times, n))
         for name, ts in times.items():
-            row[name] = n / statistics.median(ts)
             row[name + "_spread"] = (n / max(ts), n / min(ts))
-        for name in contenders:
-            if name != "shrinkage":  # per-round ratio, then the median over rounds
-                ratios = [b / a for a, b in zip(times["shrinkage"], times[name])]
-                row["ratio_" + name] = statistics.median(ratios)
-        row.update(predict_rates({name: predict for name, (_, predict) in contenders.items()
-                                  if predict is not None}, X, rounds))
+        predictors = {name: predict for name, (_, predict) in contenders.items() if predict is not None}
+        for predict in predictors.values():
+            predict(X[:1024])  # warm-up
+        predict_times = interleaved_times({name: partial(predict, X) for name, predict in predictors.items()},
+                                          rounds)
+        row.update(rates_and_ratios(predict_times, n, kind="predict"))
         row["shrinkage_peak_bytes"] = traced_peak(lambda: contenders["shrinkage"][0]())
         row["fit_peak_bytes"], row["fit_budget_bytes"] = fit_memory(w, X, y)
         rows.append(row)
