@@ -37,6 +37,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 
@@ -403,6 +404,26 @@ def report(rows, micro_results):
           f"Machine: {CORES} cores; load average {os.getloadavg()[0]:.2f}.")
 
 
+def environment():
+    """Versions and BLAS libraries this run used, for the JSON and the report's last line."""
+    import platform
+
+    import sklearn
+    from threadpoolctl import threadpool_info
+
+    env = {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__,
+           "cores": CORES, "blas": [f"{i.get('internal_api')} {i.get('version')} from {Path(i['filepath']).parent.name} "
+                                    f"({i.get('num_threads')} threads, {i.get('architecture')})"
+                                    for i in threadpool_info() if i.get("user_api") == "blas"]}
+    try:
+        import torch
+
+        env["torch"] = f"{torch.__version__} ({torch.get_num_threads()} threads)"
+    except ImportError:
+        pass
+    return env
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the data and fewer epochs (< 1 min)")
@@ -414,10 +435,13 @@ def main(argv=None):
     micro_results = micro(50 if args.quick else 200)
     micro_results.update(regularizer_overheads(args.quick))
     report(rows, micro_results)
+    env = environment()
+    print("environment: " + ", ".join(f"{k} {'; '.join(v) if isinstance(v, list) else v}" for k, v in env.items()))
     print(f"total {time.perf_counter() - started:.0f} s")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"rows": rows, "micro": micro_results, "load": os.getloadavg()[0]}, handle, indent=1)
+            json.dump({"rows": rows, "micro": micro_results, "load": os.getloadavg()[0], "environment": env},
+                      handle, indent=1)
 
 
 if __name__ == "__main__":
