@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -18,8 +19,15 @@ def test_parse_param_ranges_and_lists():
     assert parse_param("dropout=0,0.2,0.5") == ("dropout", [0, 0.2, 0.5])
     assert parse_param("penalty=l1,none") == ("penalty", ["l1", None])
     for bad, message in [("alpha", "expects NAME=VALUES"), ("alpha=0:1:log:3", "positive ends"),
-                         ("alpha=1:2:cubic:3", "START:STOP:log|lin:COUNT")]:
-        with pytest.raises(SweepError, match=message):
+                         ("alpha=1:2:cubic:3", "START:STOP:log|lin:COUNT"),
+                         ("alpha=1:2:3", "START:STOP:log|lin:COUNT"),
+                         ("alpha=a:1:log:3", "--param alpha: expected a number; got 'a'"),
+                         ("alpha=1e-4:1e-2:log:x", "--param alpha: expected a number; got 'x'"),
+                         ("alpha=1e-4:1e-2:log:2.5", "COUNT must be a whole number >= 1; got '2.5'"),
+                         ("alpha=1e-4:1e-2:log:0", "COUNT must be a whole number >= 1; got '0'"),
+                         ("alpha=nan:1:lin:3", "finite ends"),
+                         ("dropout=0,-x", "--param dropout: expected a number; got '-x'")]:
+        with pytest.raises(SweepError, match=re.escape(message)):
             parse_param(bad)
 
 

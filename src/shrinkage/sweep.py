@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from contextlib import contextmanager
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,11 +36,12 @@ class SweepError(ValueError):
     """A sweep setting that cannot be used."""
 
 
-def _number(text):
+def _number(text, name):
+    """``text`` as an int (when written as one) or a float, for ``--param name``."""
     try:
         value = float(text)
     except ValueError:
-        raise SweepError(f"expected a number; got {text!r}") from None
+        raise SweepError(f"--param {name}: expected a number; got {text!r}") from None
     return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
 
 
@@ -55,25 +56,32 @@ def parse_param(text):
     name, sep, spec = text.partition("=")
     if not sep or not name or not spec:
         raise SweepError(f"--param expects NAME=VALUES; got {text!r}")
-    parts = spec.split(":")
-    if len(parts) == 4:
-        start, stop, scale, count = parts
-        count = int(_number(count))
-        if scale not in ("log", "lin") or count < 1:
-            raise SweepError(f"--param {name}: expected START:STOP:log|lin:COUNT; got {spec!r}")
-        lo, hi = float(start), float(stop)
-        if scale == "log":
-            if lo <= 0 or hi <= 0:
-                raise SweepError(f"--param {name}: a log range needs positive ends; got {spec!r}")
-            values = np.geomspace(lo, hi, count)
-        else:
-            values = np.linspace(lo, hi, count)
-        return name, [float(f"{v:.6g}") for v in values]
+    if ":" in spec:
+        return name, _range(name, spec)
     values = []
     for item in spec.split(","):
         item = item.strip()
-        values.append(None if item == "none" else _number(item) if item[:1] in "-.0123456789" else item)
+        values.append(None if item == "none" else _number(item, name) if item[:1] in "-.0123456789" else item)
     return name, values
+
+
+def _range(name, spec):
+    """The values of ``START:STOP:log|lin:COUNT``, rounded to 6 significant digits."""
+    parts = spec.split(":")
+    if len(parts) != 4 or parts[2] not in ("log", "lin"):
+        raise SweepError(f"--param {name}: expected START:STOP:log|lin:COUNT; got {spec!r}")
+    lo, hi, count = float(_number(parts[0], name)), float(_number(parts[1], name)), _number(parts[3], name)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise SweepError(f"--param {name}: a range needs finite ends; got {spec!r}")
+    if not isinstance(count, int) or count < 1:
+        raise SweepError(f"--param {name}: COUNT must be a whole number >= 1; got {parts[3]!r}")
+    if parts[2] == "log":
+        if lo <= 0 or hi <= 0:
+            raise SweepError(f"--param {name}: a log range needs positive ends; got {spec!r}")
+        values = np.geomspace(lo, hi, count)
+    else:
+        values = np.linspace(lo, hi, count)
+    return [float(f"{v:.6g}") for v in values]
 
 
 @dataclass
