@@ -16,6 +16,7 @@ from shrinkage.sweep import SweepError, SweepSpec, parse_param, read_results, ru
 def test_parse_param_ranges_and_lists():
     assert parse_param("alpha=1e-6:1e-1:log:6") == ("alpha", [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1])
     assert parse_param("dropout=0:0.5:lin:3") == ("dropout", [0.0, 0.25, 0.5])
+    assert parse_param("dropout=0:0.5:lin:3.0") == parse_param("dropout=0:0.5:lin:3e0")  # a whole COUNT
     assert parse_param("dropout=0,0.2,0.5") == ("dropout", [0, 0.2, 0.5])
     assert parse_param("penalty=l1,none") == ("penalty", ["l1", None])
     for bad, message in [("alpha", "expects NAME=VALUES"), ("alpha=0:1:log:3", "positive ends"),

@@ -73,8 +73,9 @@ def _range(name, spec):
     lo, hi, count = float(_number(parts[0], name)), float(_number(parts[1], name)), _number(parts[3], name)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise SweepError(f"--param {name}: a range needs finite ends; got {spec!r}")
-    if not isinstance(count, int) or count < 1:
+    if not (float(count).is_integer() and count >= 1):
         raise SweepError(f"--param {name}: COUNT must be a whole number >= 1; got {parts[3]!r}")
+    count = int(count)
     if parts[2] == "log":
         if lo <= 0 or hi <= 0:
             raise SweepError(f"--param {name}: a log range needs positive ends; got {spec!r}")
