@@ -189,12 +189,11 @@ def rates_and_ratios(times, n, kind=""):
     """Median samples/s per contender and, per other contender, the median over rounds of the
     per-round ratio of shrinkage's speed to its; keys ``name`` and ``ratio_name``, prefixed and
     suffixed with ``kind`` when given (``name_predict``, ``predict_ratio_name``)."""
-    tag = f"_{kind}" if kind else ""
-    out = {name + tag: n / statistics.median(ts) for name, ts in times.items()}
+    suffix, prefix = (f"_{kind}", f"{kind}_") if kind else ("", "")
+    out = {name + suffix: n / statistics.median(ts) for name, ts in times.items()}
     for name, ts in times.items():
         if name != "shrinkage":
-            out[f"{kind}{'_' if kind else ''}ratio_{name}"] = statistics.median(
-                [b / a for a, b in zip(times["shrinkage"], ts)])
+            out[f"{prefix}ratio_{name}"] = statistics.median([b / a for a, b in zip(times["shrinkage"], ts)])
     return out
 
 

@@ -106,6 +106,11 @@ def test_cli_sweep_errors(capsys):
     assert "no parameter(s) ['alhpa']" in capsys.readouterr().err
     assert main(["sweep", "--data", "wine", "--param", "dropout=0,1.5"]) == 2
     assert "dropout must be a float in [0, 1); got 1.5" in capsys.readouterr().err
+    # Checked before anything is loaded or printed: here the data set does not even exist.
+    assert main(["sweep", "--data", "nope.csv", "--param", "alpha=1,2", "--jobs", "2",
+                 "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    captured = capsys.readouterr()
+    assert "not both" in captured.err and captured.out == ""
 
 
 def test_l1_path_sparsity_rises_with_alpha(tmp_path):

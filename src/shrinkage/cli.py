@@ -235,6 +235,8 @@ def cmd_sweep(args):
     from .sweep import SweepError, SweepSpec, format_point, parse_param, run_sweep, summarize_sweep
     from .sweep import write_sweep_report
 
+    if args.scheduler and args.jobs:
+        raise CommandError("give --jobs (local processes) or --scheduler (a Dask cluster), not both")
     try:
         params = dict(parse_param(text) for text in args.param)
     except SweepError as exc:
@@ -264,8 +266,6 @@ def cmd_sweep(args):
     if not args.quiet:
         print(f"shrinkage sweep: {len(spec.points())} points x {spec.cv or spec.seeds} splits = {n_tasks} fits "
               f"on {ds.name}", flush=True)
-    if args.scheduler and args.jobs:
-        raise CommandError("give --jobs (local processes) or --scheduler (a Dask cluster), not both")
     try:
         results, interrupted = run_sweep(spec, ds.X_train, ds.y_train, args.out, jobs=args.jobs or -1,
                                          resume=args.resume, on_result=log, scheduler=args.scheduler)

@@ -264,7 +264,7 @@ def format_point(point):
 
 
 def _spans_decades(values):
-    numbers = [v for v in values if isinstance(v, (int, float)) and v is not None]
+    numbers = [v for v in values if isinstance(v, (int, float))]
     return len(numbers) == len(values) and min(numbers) > 0 and max(numbers) / min(numbers) >= 100
 
 
