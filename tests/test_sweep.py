@@ -106,6 +106,10 @@ def test_cli_sweep_errors(capsys):
     assert "no parameter(s) ['alhpa']" in capsys.readouterr().err
     assert main(["sweep", "--data", "wine", "--param", "dropout=0,1.5"]) == 2
     assert "dropout must be a float in [0, 1); got 1.5" in capsys.readouterr().err
+    for bad in ("1", "-2", "two"):
+        with pytest.raises(SystemExit):
+            main(["sweep", "--data", "wine", "--param", "alpha=1,2", "--cv", bad])
+        assert "argument --cv: expected 0 or an integer >= 2" in capsys.readouterr().err
     # Checked before anything is loaded or printed: here the data set does not even exist.
     assert main(["sweep", "--data", "nope.csv", "--param", "alpha=1,2", "--jobs", "2",
                  "--scheduler", "tcp://127.0.0.1:1"]) == 2

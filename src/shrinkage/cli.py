@@ -247,7 +247,7 @@ def cmd_sweep(args):
     if args.epochs is not None:
         model["max_epochs"] = args.epochs
     spec = SweepSpec(data=args.data, target=args.target, params=params, model=model,
-                     cv=args.cv if args.cv and args.cv > 1 else None, seeds=args.seeds, warm_start=args.warm_start)
+                     cv=args.cv or None, seeds=args.seeds, warm_start=args.warm_start)
     from .estimators import MLPClassifier
 
     for point in spec.points():  # every point must be valid before any fit starts
@@ -403,7 +403,8 @@ def build_parser():
     sweep.add_argument("--penalty", choices=["none", "l1", "l2", "elasticnet"], help="fixed penalty")
     sweep.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other fixed parameter")
     sweep.add_argument("--epochs", type=_positive_int, help="max_epochs of every fit")
-    sweep.add_argument("--cv", type=int, default=3, help="K-fold cross-validation (default 3; 0: a split per seed)")
+    sweep.add_argument("--cv", type=_fold_count, default=3,
+                       help="K-fold cross-validation (default 3; 0: a validation split per seed)")
     sweep.add_argument("--seeds", type=_positive_int, default=1, help="seeds when --cv 0 (default 1)")
     sweep.add_argument("--jobs", type=_positive_int, help="worker processes (default: all cores)")
     sweep.add_argument("--scheduler", metavar="ADDRESS",
@@ -430,13 +431,27 @@ def build_parser():
     return parser
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1; got {value}")
+def _int_at_least(low, expected):
+    """An argparse type: an int >= ``low``; ``expected`` describes it in the error."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected {expected}; got {value}")
+        return value
+    return parse
+
+
+_positive_int = _int_at_least(1, "an integer >= 1")
+
+
+def _fold_count(text):
+    """--cv: 0 (a validation split per seed) or K >= 2 folds."""
+    value = _int_at_least(0, "0 or an integer >= 2")(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError("expected 0 or an integer >= 2; got 1 (one fold leaves nothing to train on)")
     return value
 
 
