@@ -210,6 +210,32 @@ def test_hinge_classifier_has_no_predict_proba(digits_split):
     assert not hasattr(clf, "predict_proba") and clf.score(X_te, y_te) > 0.93
 
 
+def test_decision_function_orders_classes_as_predict(digits_split):
+    X_tr, X_te, y_tr, _ = digits_split
+    for clf in (LinearClassifier(loss="hinge", max_epochs=5, random_state=0),
+                MLPClassifier(max_epochs=5, random_state=0)):
+        scores = clf.fit(X_tr, y_tr).decision_function(X_te)
+        assert scores.shape == (len(X_te), 10)
+        np.testing.assert_array_equal(clf.classes_[scores.argmax(axis=1)], clf.predict(X_te))
+    binary = LinearClassifier(max_epochs=5, random_state=0).fit(X_tr, np.where(y_tr < 5, "low", "high"))
+    d = binary.decision_function(X_te)
+    assert d.shape == (len(X_te),)  # scikit-learn's binary convention: score of classes_[1]
+    np.testing.assert_array_equal(binary.classes_[(d > 0).astype(int)], binary.predict(X_te))
+    p = binary.predict_proba(X_te).astype(np.float64)
+    np.testing.assert_allclose(d, np.log(p[:, 1] / p[:, 0]), atol=1e-3)  # the log-odds
+
+
+def test_hinge_classifier_works_with_score_based_tools():
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.model_selection import cross_val_score
+
+    X, y = make_classification(n_samples=300, n_features=10, random_state=0)
+    svm = make_pipeline(StandardScaler(), LinearClassifier(loss="hinge", max_epochs=20, random_state=0))
+    assert cross_val_score(svm, X, y, cv=3, scoring="roc_auc", error_score="raise").min() > 0.8
+    calibrated = CalibratedClassifierCV(svm, cv=3).fit(X, y)
+    np.testing.assert_allclose(calibrated.predict_proba(X).sum(axis=1), 1)
+
+
 def test_monte_carlo_dropout_prediction(digits_split):
     X_tr, X_te, y_tr, _ = digits_split
     clf = MLPClassifier(hidden_layer_sizes=(64,), dropout=0.5, max_epochs=20, random_state=0).fit(X_tr, y_tr)

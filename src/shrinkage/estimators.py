@@ -60,6 +60,17 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         check_is_fitted(self, "coefs_")
         return self.classes_[self._output(X).argmax(axis=1)]
 
+    def decision_function(self, X):
+        """Class scores: the output layer before the softmax (or the hinge scores).
+
+        Shape ``(n_samples, n_classes)``; with two classes, scikit-learn's
+        convention: shape ``(n_samples,)``, the score of ``classes_[1]`` minus
+        that of ``classes_[0]`` (positive means ``classes_[1]``; for softmax
+        it is the log-odds). ``predict`` is the class of the highest score.
+        """
+        scores = self._output(X)
+        return scores[:, 1] - scores[:, 0] if len(self.classes_) == 2 else scores
+
     def _has_proba(self):
         return self.loss == "softmax"
 
