@@ -410,10 +410,11 @@ def environment():
     import sklearn
     from threadpoolctl import threadpool_info
 
+    blas = [f"{i.get('internal_api')} {i.get('version')} from {Path(i['filepath']).parent.name} "
+            f"({i.get('num_threads')} threads, {i.get('architecture')})"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
     env = {"python": platform.python_version(), "numpy": np.__version__, "scikit-learn": sklearn.__version__,
-           "cores": CORES, "blas": [f"{i.get('internal_api')} {i.get('version')} from {Path(i['filepath']).parent.name} "
-                                    f"({i.get('num_threads')} threads, {i.get('architecture')})"
-                                    for i in threadpool_info() if i.get("user_api") == "blas"]}
+           "cores": CORES, "blas": blas}
     try:
         import torch
 
