@@ -82,6 +82,8 @@ def test_csv_with_named_string_target(tmp_path):
         ("a,b,y\n1,2,0\n3,4,0\n", None, "only one class"),
         ("a,b,y\n1,2\n3,4,0\n", None, "line 2 has a different number of fields"),
         ("a,b,y\n", None, "expected a header row and at least one data row"),
+        ("0.5,2,1\n1,2,0\n3,4,1\n", None, "the first row is numbers (0.5, 2, 1, ...), not column names"),
+        ("1,1,0\n1,2,0\n3,4,1\n", None, "names repeat (1); if it is a data row, add a header row"),
     ],
 )
 def test_bad_csv_is_one_line_naming_file_and_problem(tmp_path, content, target, problem):
@@ -90,6 +92,13 @@ def test_bad_csv_is_one_line_naming_file_and_problem(tmp_path, content, target, 
         load_dataset(path, target=target)
     message = str(info.value)
     assert message.startswith(path) and problem in message and "\n" not in message
+
+
+def test_csv_header_of_integer_column_names_is_a_header(tmp_path):
+    # pandas' DataFrame(X).to_csv(index=False) names the columns 0, 1, ...: that is a header, not data
+    rows = "\n".join(f"{i * 0.5},{i % 2}" for i in range(20))
+    ds = load_dataset(write_csv(tmp_path / "p.csv", "0,1\n" + rows + "\n"))
+    assert len(ds.X_train) + len(ds.X_test) == 20
 
 
 def test_npz_inputs(tmp_path):

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import functools
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,7 +159,8 @@ def _read_csv(path, target, n_features=None):
         raise DataError(f"{path}: cannot read the file ({exc})") from None
     if len(rows) < 2:
         raise DataError(f"{path}: expected a header row and at least one data row")
-    header, body = rows[0], rows[1:]
+    header, body = [name.strip() for name in rows[0]], rows[1:]
+    _check_header(path, header)
     if target is not None and target not in header:
         if n_features is None or len(header) != n_features:
             raise DataError(f"{path}: no target column {target!r}; columns are {header}")
@@ -183,6 +185,35 @@ def _read_csv(path, target, n_features=None):
     except ValueError:
         y = labels
     return X, y, header[column]
+
+
+def _check_header(path, header):
+    """Refuse a first row that is data rather than column names: it would silently become the header and
+    its sample would be lost. Names must be distinct; a row of numbers with a non-integer among them is data
+    (pandas writes integer column names 0, 1, ... as a header, so whole numbers alone are allowed)."""
+    if all(_is_number(name) for name in header) and not all(_is_integer(name) for name in header):
+        raise DataError(f"{path}: the first row is numbers ({', '.join(header[:3])}, ...), not column names; "
+                        "add a header row")
+    repeated = sorted(name for name, count in Counter(header).items() if count > 1)
+    if repeated:
+        raise DataError(f"{path}: the first row must name the columns, but names repeat ({', '.join(repeated[:5])}); "
+                        "if it is a data row, add a header row")
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_integer(text):
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _load_csv(path, target):
