@@ -85,3 +85,16 @@ def test_report_has_table_findings_and_plots(report):
     assert "exactly to zero" in finding[EVIL]
     assert "Training stopped at" in finding["stop"]
     assert "Max-norm held" in finding["mn"]
+
+
+def test_best_configuration_breaks_accuracy_ties_by_validation_loss():
+    def run(config, seed, accuracy, val_loss):
+        return {"config": config, "seed": seed, "test_accuracy": accuracy, "train_accuracy": 1.0,
+                "gap": 1.0 - accuracy, "best_val_loss": val_loss, "zero_fraction": 0.0, "epochs": 5,
+                "seconds": 0.1, "stop_reason": "max_epochs"}
+
+    names = ["none", "l2", "dropout", "worse"]
+    spec = StudySpec(data="wine", model={}, configurations=[Configuration(n, {}, n) for n in names], seeds=2)
+    results = [run("none", s, 0.9, 0.30) for s in (0, 1)] + [run("l2", s, 0.9, 0.25) for s in (0, 1)]
+    results += [run("dropout", s, 0.9, float("nan")) for s in (0, 1)] + [run("worse", s, 0.8, 0.1) for s in (0, 1)]
+    assert summarize(spec, results)[1] == "l2"  # tied with none and dropout on accuracy, lowest val loss

@@ -179,8 +179,8 @@ def render_html(spec, rows, best, results, meta):
 {spec.seeds} seed(s) per configuration; mean ± standard deviation over seeds. Total time {meta['seconds']:.0f} s.</p>
 <h2>Results</h2>
 <table><tr>{header_cells}</tr>{''.join(body)}</table>
-<p>★ best mean test accuracy. The gap is train accuracy minus test accuracy. Best validation loss is the
-lowest data loss on the validation split over the epochs run.</p>
+<p>★ best mean test accuracy (on a tie, the lower best validation loss). The gap is train accuracy minus
+test accuracy. Best validation loss is the lowest data loss on the validation split over the epochs run.</p>
 <h2>What each configuration did</h2>
 <ul>{findings}</ul>
 <h2>Test accuracy</h2>

@@ -281,6 +281,13 @@ REGULARIZATION_PARAMS = {"penalty", "alpha", "l1_ratio", "l1_method", "weight_de
 METRICS = ("test_accuracy", "train_accuracy", "gap", "best_val_loss", "zero_fraction", "epochs", "seconds")
 
 
+def _rank(row):
+    """Best mean test accuracy; among equal accuracies (common on small test sets), the lower mean best
+    validation loss, a finer measure of the same generalization (NaN, from a diverged run, ranks last)."""
+    val_loss = row["best_val_loss"]["mean"]
+    return row["test_accuracy"]["mean"], -val_loss if np.isfinite(val_loss) else -np.inf
+
+
 def summarize(spec, results):
     """Per configuration: mean and std of every metric, and a sentence of what it did."""
     rows = []
@@ -292,7 +299,7 @@ def summarize(spec, results):
             values = np.array([r[metric] for r in runs], dtype=float)
             row[metric] = {"mean": float(values.mean()), "std": float(values.std())}
         rows.append(row)
-    best = max(rows, key=lambda r: r["test_accuracy"]["mean"])["config"]
+    best = max(rows, key=_rank)["config"]
     baseline = next((r for r in rows if r["config"] == "none"), rows[0])
     for row in rows:
         row["finding"] = _finding(row, baseline, results)
