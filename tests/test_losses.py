@@ -81,3 +81,31 @@ def test_losses_keep_float32(loss):
     out = rng.normal(size=(5, 3)).astype(np.float32)
     y = rng.integers(0, 3, 5) if not isinstance(loss, SquaredError) else out[::-1].copy()
     assert loss(out, y)[1].dtype == np.float32
+
+
+def loss_case(loss, n=7, k=4):
+    out, y = classification_case(n, k)
+    return out, (rng.normal(size=out.shape) if isinstance(loss, SquaredError) else y)
+
+
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy(), MulticlassHinge(), SquaredError()])
+def test_weighted_loss_is_mean_of_weight_times_loss_with_its_gradient(loss):
+    out, y = loss_case(loss)
+    weight = rng.uniform(0, 3, size=len(out))
+    weight[2] = 0.0  # a zero weight contributes nothing
+    rows = [loss.value(out[i:i + 1], y[i:i + 1]) for i in range(len(out))]
+    value, grad = loss(out.copy(), y, weight)
+    assert value == pytest.approx(np.mean(weight * rows)) and value == pytest.approx(loss.value(out, y, weight))
+    assert relative_error(grad, numerical_grad(lambda: loss.value(out, y, weight), out, eps=1e-5)) < 1e-6
+    assert np.all(grad[2] == 0)
+    ones_value, ones_grad = loss(out.copy(), y, np.ones(len(out)))
+    plain_value, plain_grad = loss(out.copy(), y)
+    assert ones_value == pytest.approx(plain_value)
+    np.testing.assert_allclose(ones_grad, plain_grad, rtol=1e-12)
+
+
+@pytest.mark.parametrize("loss", [SoftmaxCrossEntropy(), MulticlassHinge(), SquaredError()])
+def test_weighted_losses_keep_float32(loss):
+    out, y = loss_case(loss, n=5, k=3)
+    out, y = out.astype(np.float32), (y.astype(np.float32) if isinstance(loss, SquaredError) else y)
+    assert loss(out, y, np.full(5, 2.0, dtype=np.float32))[1].dtype == np.float32

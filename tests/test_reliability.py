@@ -174,6 +174,9 @@ def test_resume_refuses_a_checkpoint_of_other_parameters_or_data(tmp_path, digit
     with pytest.raises(CheckpointError, match="other training data"):
         MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X_tr[1:], y_tr[1:],
                                                                                   checkpoint=path, resume=True)
+    with pytest.raises(CheckpointError, match="other training data"):  # the same data, other sample weights
+        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(
+            X_tr, y_tr, checkpoint=path, resume=True, sample_weight=np.r_[2.0, np.ones(len(y_tr) - 1)])
     done = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X_tr, y_tr, checkpoint=path,
                                                                                      resume=True)
     assert done.n_epochs_ == 2  # a finished checkpoint: nothing more to train

@@ -43,17 +43,18 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         return np.searchsorted(self.classes_, y).astype(np.intp)
 
     @staticmethod
-    def _score_output(output, target):
-        return float(np.mean(output.argmax(axis=1) == target))
+    def _score_output(output, target, weight=None):
+        return float(np.average(output.argmax(axis=1) == target, weights=weight))
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass over ``(X, y)``, continuing from ``coefs_``/``intercepts_`` and the optimizer state.
 
         ``classes`` (every label that will ever be seen) is required on the first call.
+        ``sample_weight`` weighs the samples of this call as in :meth:`fit`.
         """
         if not hasattr(self, "coefs_") and classes is None:
             raise ValueError("classes must be given on the first call to partial_fit; got None")
-        return self._partial_fit(X, y, classes)
+        return self._partial_fit(X, y, classes, sample_weight)
 
     def predict(self, X):
         """Predicted class labels."""
@@ -301,12 +302,15 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
         return target
 
     @staticmethod
-    def _score_output(output, target):
-        return float(r2_score(target, output))
+    def _score_output(output, target, weight=None):
+        return float(r2_score(target, output, sample_weight=weight))
 
-    def partial_fit(self, X, y):
-        """One pass over ``(X, y)``, continuing from ``coefs_``/``intercepts_`` and the optimizer state."""
-        return self._partial_fit(X, y)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One pass over ``(X, y)``, continuing from ``coefs_``/``intercepts_`` and the optimizer state.
+
+        ``sample_weight`` weighs the samples of this call as in :meth:`fit`.
+        """
+        return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X, mc_samples=0, random_state=None):
         """Predictions; with ``mc_samples > 0``, the mean of that many passes with dropout on."""

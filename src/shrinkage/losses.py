@@ -5,6 +5,11 @@ raw output (logits or predictions) of shape ``(n, k)`` and ``grad`` is
 ``d value / d output``, already divided by ``n``. ``loss.value(output,
 target)`` returns the value alone, without allocating the gradient.
 
+Both take an optional ``weight`` of shape ``(n,)``: the loss is then
+``mean_i weight_i * loss_i`` (the estimators pass sample weights scaled to
+mean 1 over the data set, so this is an unbiased estimate of the weighted
+mean ``sum_i s_i loss_i / sum_i s_i``).
+
 Classification targets are integer class indices ``0 .. k-1``; regression
 targets are float arrays of shape ``(n, k)``.
 """
@@ -44,10 +49,10 @@ class SoftmaxCrossEntropy:
     def __init__(self):
         self._shape = self._row_starts = self._ones = None
 
-    def value(self, logits, target):
-        return float(-_log_softmax_at(logits, target).mean())
+    def value(self, logits, target, weight=None):
+        return _mean(-_log_softmax_at(logits, target), weight)
 
-    def __call__(self, logits, target):
+    def __call__(self, logits, target, weight=None):
         # Few NumPy calls on small arrays: in a training step each one costs several microseconds.
         n, k = logits.shape
         if self._shape != (n, k) or self._ones.dtype != logits.dtype:  # made once per batch shape
@@ -60,11 +65,22 @@ class SoftmaxCrossEntropy:
         z, picked, norm = self._exp_shifted(logits, np.maximum.reduce(logits, axis=None), at_target)
         if not np.minimum.reduce(norm) >= 1e-20:
             z, picked, norm = self._exp_shifted(logits, np.maximum.reduce(logits, axis=1, keepdims=True), at_target)
+        if weight is not None:
+            return self._weighted(z, np.log(norm) - picked, norm, at_target, weight)
         value = float(np.add.reduce(np.log(norm) - picked)) / n  # mean of log-sum-exp minus the target's logit
         norm *= n
         z /= norm[:, None]  # softmax / n
         z.reshape(-1)[at_target] -= 1.0 / n
         return value, z
+
+    @staticmethod
+    def _weighted(z, losses, norm, at_target, weight):
+        """Value and gradient of ``mean_i weight_i * loss_i`` from the exponentials ``z``."""
+        n = len(weight)
+        z /= norm[:, None]  # softmax
+        z.reshape(-1)[at_target] -= 1.0
+        z *= (weight / n)[:, None]
+        return _mean(losses, weight), z
 
     def _exp_shifted(self, logits, shift, at_target):
         """``exp(logits - shift)``, the shifted target logits and the row sums of the exponentials."""
@@ -97,16 +113,18 @@ class MulticlassHinge:
         np.maximum(margins, 0, out=margins)
         return margins
 
-    def value(self, scores, target):
-        return float(self._margins(scores, target).sum() / scores.shape[0])
+    def value(self, scores, target, weight=None):
+        return _mean(self._margins(scores, target).sum(axis=1), weight)
 
-    def __call__(self, scores, target):
+    def __call__(self, scores, target, weight=None):
         n = scores.shape[0]
         margins = self._margins(scores, target)
-        value = float(margins.sum() / n)
+        value = _mean(margins.sum(axis=1), weight)
         grad = (margins > 0).astype(scores.dtype)
         grad[np.arange(n), target] = -grad.sum(axis=1)
         grad /= n
+        if weight is not None:
+            grad *= weight[:, None]
         return value, grad
 
     @staticmethod
@@ -124,20 +142,33 @@ class SquaredError:
 
     name = "squared_error"
 
-    def value(self, pred, target):
-        diff = pred - target
-        return float(0.5 * np.vdot(diff, diff) / pred.shape[0])
+    def value(self, pred, target, weight=None):
+        return self._value(pred - target, weight)
 
-    def __call__(self, pred, target):
-        n = pred.shape[0]
+    def __call__(self, pred, target, weight=None):
         grad = pred - target
-        value = float(0.5 * np.vdot(grad, grad) / n)
-        grad /= n
+        value = self._value(grad, weight)
+        if weight is not None:
+            grad *= weight[:, None]
+        grad /= pred.shape[0]
         return value, grad
+
+    @staticmethod
+    def _value(diff, weight):
+        if weight is None:
+            return float(0.5 * np.vdot(diff, diff) / diff.shape[0])
+        return _mean(0.5 * np.einsum("ij,ij->i", diff, diff), weight)
 
     @staticmethod
     def output(pred):
         return pred
+
+
+def _mean(losses, weight=None):
+    """``mean_i weight_i * losses_i`` (the plain mean without weights) as a float."""
+    if weight is None:
+        return float(np.mean(losses))
+    return float(np.vdot(losses, weight)) / len(losses)
 
 
 LOSSES = {cls.name: cls for cls in (SoftmaxCrossEntropy, MulticlassHinge, SquaredError)}

@@ -10,6 +10,7 @@ only fix the output side.
 
 from __future__ import annotations
 
+import numbers
 import os
 import sys
 import warnings
@@ -21,7 +22,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _params as P
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
@@ -100,10 +101,41 @@ def _numeric_input():
         raise
 
 
-def _data_fingerprint(X, target):
+def _data_fingerprint(X, target, weight=None):
     """A cheap identity of the training data, so a checkpoint is not resumed on other data."""
-    return {"shape": list(X.shape), "X": zlib.adler32(np.ascontiguousarray(X).data),
-            "y": zlib.adler32(np.ascontiguousarray(target).data)}
+    fingerprint = {"shape": list(X.shape), "X": zlib.adler32(np.ascontiguousarray(X).data),
+                   "y": zlib.adler32(np.ascontiguousarray(target).data)}
+    if weight is not None:
+        fingerprint["sample_weight"] = zlib.adler32(np.ascontiguousarray(weight).data)
+    return fingerprint
+
+
+def _check_weight(sample_weight, n_samples, name="sample_weight"):
+    """Validated sample weights as float64 (None stays None): one finite, non-negative number per
+    sample (a single number stands for all), not all zero."""
+    if sample_weight is None:
+        return None
+    if isinstance(sample_weight, numbers.Real):
+        sample_weight = np.full(n_samples, float(sample_weight))
+    weight = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name=name)
+    if weight.shape != (n_samples,):
+        raise ValueError(f"{name} must have shape ({n_samples},), one weight per sample; got shape {weight.shape}")
+    if weight.min() < 0:
+        raise ValueError(f"{name} must be non-negative; got a minimum of {weight.min():g}")
+    if not weight.sum() > 0:
+        raise ValueError(f"{name} must have a positive sum; got all zeros")
+    return weight
+
+
+def _scaled_weight(weight, dtype, name="sample_weight"):
+    """Weights scaled to mean 1, the form the losses take (None when there are none, or all are equal:
+    equal weights change nothing, and the unweighted loop is the faster one)."""
+    if weight is None or np.all(weight == weight[0]):
+        return None
+    total = weight.sum()
+    if not total > 0:
+        raise ValueError(f"{name} must have a positive sum; got all zeros")
+    return (weight * (len(weight) / total)).astype(dtype)
 
 
 def json_safe_params(estimator):
@@ -283,17 +315,17 @@ class NetworkEstimator(BaseEstimator):
 
     # ---------------------------------------------------------------- training
 
-    def fit(self, X, y, validation_data=None, callbacks=None, checkpoint=None, resume=False):
+    def fit(self, X, y, validation_data=None, callbacks=None, checkpoint=None, resume=False, *, sample_weight=None):
         """Train from scratch on ``(X, y)``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) (or (n_samples, n_outputs) for MLPRegressor)
-        validation_data : tuple ``(X_val, y_val)``, optional
+        validation_data : tuple ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``, optional
             Validation set for the history and early stopping. Without it,
             ``early_stopping=True`` holds out ``validation_fraction`` of the
-            training data (stratified for classifiers).
+            training data (stratified for classifiers), with its weights.
         callbacks : list of :class:`shrinkage.training.Callback`, optional
             Called at the start and end of training and after each batch and
             epoch; ``on_epoch_end`` may return True to stop.
@@ -304,6 +336,14 @@ class NetworkEstimator(BaseEstimator):
         resume : bool, default=False
             Continue from ``checkpoint`` if it exists (same parameters and
             data); the result is bit for bit that of an uninterrupted fit.
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weight of each sample (keyword only). The data loss
+            becomes the weighted mean ``sum_i s_i loss_i / sum_i s_i``; the
+            penalty is unchanged, so scaling every weight changes nothing.
+            Each batch takes ``mean_i v_i loss_i`` with ``v = s / mean(s)``,
+            an unbiased estimate of that mean; with full batches, integer
+            weights train as repeated samples would. The validation loss and
+            score are weighted too.
 
         Returns
         -------
@@ -322,24 +362,26 @@ class NetworkEstimator(BaseEstimator):
             raise ValueError("resume=True needs a checkpoint path; got checkpoint=None")
         self._check_params()
         X, y = self._validate_xy(X, y, reset=True)
+        weight = _check_weight(sample_weight, len(X))
         target = self._encode_targets(y, reset=True)
         rng = as_generator(self.random_state)
         if not self._can_warm_start(X.shape[1]):
             self._initialize_weights(X.shape[1], self._n_outputs, rng)
         validation = None
         if validation_data is not None:
-            X_val, y_val = self._validate_xy(*validation_data, reset=False)
-            validation = (X_val, self._encode_targets(y_val, reset=False))
+            validation = self._validation_set(validation_data)
         elif self.early_stopping:
-            X, target, validation = self._hold_out(X, target, rng)
+            X, target, weight, validation = self._hold_out(X, target, weight, rng)
         self._check_batch_size(len(X))
+        weight = _scaled_weight(weight, X.dtype, "sample_weight of the training part")
         self.history_ = {}
         self._updater_, self._penalty_ = self._updater()
         self._rng_ = rng
-        trainer = self._trainer(X, target, validation, self._early_stopping(), callbacks, epoch_offset=0)
+        trainer = self._trainer(X, target, validation, self._early_stopping(), callbacks, epoch_offset=0,
+                                weight=weight)
         save_state = None
         if checkpoint is not None:
-            fingerprint = _data_fingerprint(X, target)
+            fingerprint = _data_fingerprint(X, target, weight)
             if resume and Path(checkpoint).exists():
                 self._resume(checkpoint, trainer, fingerprint)
             save_state = lambda t: self._write_checkpoint(checkpoint, t, fingerprint)  # noqa: E731
@@ -354,11 +396,12 @@ class NetworkEstimator(BaseEstimator):
             self._write_checkpoint(checkpoint, trainer, fingerprint, finished=True)
         return self
 
-    def _partial_fit(self, X, y, classes=None):
+    def _partial_fit(self, X, y, classes=None, sample_weight=None):
         first = not hasattr(self, "coefs_")
         if first:
             self._check_params()
         X, y = self._validate_xy(X, y, reset=first)
+        weight = _scaled_weight(_check_weight(sample_weight, len(X)), X.dtype)
         if first:
             target = self._encode_targets(y, reset=True, classes=classes)
             self._rng_ = as_generator(self.random_state)
@@ -372,13 +415,15 @@ class NetworkEstimator(BaseEstimator):
         if new_updater:
             self._updater_, self._penalty_ = self._updater()
         offset = len(self.history_.get("loss", []))
-        trainer = self._trainer(X, target, None, None, None, epoch_offset=offset, init_updater=new_updater)
+        trainer = self._trainer(X, target, None, None, None, epoch_offset=offset, init_updater=new_updater,
+                                weight=weight)
         with stop_on_sigint(trainer):
             outcome = trainer.run(1)
         self._finish(outcome, trainer, partial=True)
         return self
 
-    def _trainer(self, X, target, validation, early_stopping, callbacks, epoch_offset, init_updater=True):
+    def _trainer(self, X, target, validation, early_stopping, callbacks, epoch_offset, init_updater=True,
+                 weight=None):
         params = self._parameters()
         network = self._network(params)
         if init_updater:
@@ -397,6 +442,7 @@ class NetworkEstimator(BaseEstimator):
             batch_size=self._batch_size(len(X)),
             rng=self._rng_,
             shuffle=self.shuffle,
+            weight=weight,
             validation=validation,
             score=self._score_output if validation is not None else None,
             penalty_value=penalty_value,
@@ -475,23 +521,36 @@ class NetworkEstimator(BaseEstimator):
                 f"got {self.batch_size}"
             )
 
-    def _hold_out(self, X, target, rng):
+    def _validation_set(self, validation_data):
+        """``(X_val, target_val, scaled weights or None)`` from the user's ``validation_data``."""
+        is_sequence = isinstance(validation_data, (tuple, list))
+        if not is_sequence or len(validation_data) not in (2, 3):
+            got = f"a {type(validation_data).__name__}" + (f" of length {len(validation_data)}" if is_sequence else "")
+            raise ValueError(f"validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val); "
+                             f"got {got}")
+        X_val, y_val, *weight = validation_data
+        X_val, y_val = self._validate_xy(X_val, y_val, reset=False)
+        weight = _check_weight(weight[0], len(X_val), "sample_weight_val") if weight else None
+        return X_val, self._encode_targets(y_val, reset=False), _scaled_weight(weight, X_val.dtype)
+
+    def _hold_out(self, X, target, weight, rng):
+        """Split off ``validation_fraction`` of the data (and of its weights) for validation."""
         stratify = target if self._is_classifier() else None
         seed = int(rng.integers(2**32 - 1))
+        arrays = (X, target) if weight is None else (X, target, weight)
         try:
-            X_tr, X_val, t_tr, t_val = train_test_split(
-                X, target, test_size=self.validation_fraction, random_state=seed, stratify=stratify
-            )
+            parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=seed,
+                                     stratify=stratify)
         except ValueError:  # a class too small to stratify: fall back to a plain split
-            X_tr, X_val, t_tr, t_val = train_test_split(
-                X, target, test_size=self.validation_fraction, random_state=seed
-            )
+            parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=seed)
+        X_tr, X_val, t_tr, t_val = parts[:4]
+        w_tr, w_val = parts[4:] if weight is not None else (None, None)
         if len(X_tr) == 0 or len(X_val) == 0:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves no training or no validation "
                 f"samples out of {len(X)}; give more data or a different fraction"
             )
-        return X_tr, t_tr, (X_val, t_val)
+        return X_tr, t_tr, w_tr, (X_val, t_val, _scaled_weight(w_val, X.dtype, "sample_weight of the held-out part"))
 
     def _is_classifier(self):
         return isinstance(self, ClassifierMixin)

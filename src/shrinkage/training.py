@@ -96,8 +96,9 @@ class Trainer:
     loss_fn : a loss from :mod:`shrinkage.losses`
     updater : :class:`~shrinkage.optim.Updater`, already ``init``-ed on ``parameters``
     X, y : training arrays (``X`` in the network's dtype)
-    validation : ``(X_val, y_val)`` or None
-    score : ``score(output, y) -> float`` for ``val_score``, or None
+    weight : per-sample weights of ``X``'s rows, scaled to mean 1 (see :mod:`shrinkage.losses`), or None
+    validation : ``(X_val, y_val)`` or ``(X_val, y_val, weight_val)``, or None
+    score : ``score(output, y, weight) -> float`` for ``val_score``, or None
     penalty_value : ``() -> float``, the penalty added to the reported training loss
     early_stopping : :class:`~shrinkage.early_stopping.EarlyStopping` or None;
         reset here, so one object can serve many fits
@@ -107,14 +108,17 @@ class Trainer:
     The reported ``loss`` is the mean data loss over the epoch's batches
     (with dropout active), plus the penalty value at the end of the epoch.
     ``val_loss`` is the data loss alone on the validation set, at inference.
+    With weights, both are weighted means.
     """
 
-    def __init__(self, network, parameters, loss_fn, updater, X, y, *, batch_size, rng, shuffle=True, validation=None,
-                 score=None, penalty_value=None, early_stopping=None, callbacks=(), history=None,
+    def __init__(self, network, parameters, loss_fn, updater, X, y, *, batch_size, rng, shuffle=True, weight=None,
+                 validation=None, score=None, penalty_value=None, early_stopping=None, callbacks=(), history=None,
                  epoch_offset=0):
         self.network, self.loss_fn, self.updater = network, loss_fn, updater
         self.X, self.y = X, y
         self.batch_size, self.rng, self.shuffle = batch_size, rng, shuffle
+        if validation is not None and len(validation) == 2:
+            validation = (*validation, None)
         self.validation, self.score, self.penalty_value = validation, score, penalty_value
         self.early_stopping = early_stopping
         self.callbacks = list(callbacks)
@@ -123,6 +127,7 @@ class Trainer:
             self.history.setdefault(key, [])
         self.epoch_offset = epoch_offset
         self._gather_x, self._gather_y = _BatchGatherer(X, batch_size), _BatchGatherer(y, batch_size)
+        self._gather_weight = _BatchGatherer(weight, batch_size) if weight is not None else None
         self.epochs_done = 0
         self.stop_requested = False
         self.parameters = parameters
@@ -141,14 +146,15 @@ class Trainer:
         """One pass over the data; returns the mean data loss, or a non-finite value."""
         n = len(self.X)
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
-        gather_x, gather_y = self._gather_x, self._gather_y
+        gather_x, gather_y, gather_weight = self._gather_x, self._gather_y, self._gather_weight
         network, parameters, step = self.network, self.parameters, self.updater.step
         scale = self.updater.gradient_scale  # backpropagate the gradient in the scale the optimizer wants
         total = 0.0
         for batch, start in enumerate(range(0, n, self.batch_size)):
             idx = order[start:start + self.batch_size]
             out = network.forward(gather_x(idx), training=True, rng=self.rng)
-            value, grad_out = self.loss_fn(out, gather_y(idx))
+            weight = gather_weight(idx) if gather_weight is not None else None
+            value, grad_out = self.loss_fn(out, gather_y(idx), weight)
             if not math.isfinite(value):
                 return value
             if scale != 1.0:
@@ -165,10 +171,11 @@ class Trainer:
     def _logs(self, data_loss, started):
         logs = {"loss": data_loss + (self.penalty_value() if self.penalty_value else 0.0)}
         if self.validation is not None:
-            out = predict_in_batches(self.network, self.validation[0])
-            logs["val_loss"] = self.loss_fn.value(out, self.validation[1])
+            X_val, y_val, weight_val = self.validation
+            out = predict_in_batches(self.network, X_val)
+            logs["val_loss"] = self.loss_fn.value(out, y_val, weight_val)
             if self.score is not None:
-                logs["val_score"] = self.score(out, self.validation[1])
+                logs["val_score"] = self.score(out, y_val, weight_val)
         logs["time"] = time.perf_counter() - started
         return logs
 
