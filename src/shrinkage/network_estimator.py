@@ -130,11 +130,13 @@ def _check_weight(sample_weight, n_samples, name="sample_weight"):
 def _scaled_weight(weight, dtype, name="sample_weight"):
     """Weights scaled to mean 1, the form the losses take (None when there are none, or all are equal:
     equal weights change nothing, and the unweighted loop is the faster one)."""
-    if weight is None or np.all(weight == weight[0]):
+    if weight is None:
         return None
     total = weight.sum()
-    if not total > 0:
+    if not total > 0:  # possible in a part of the data: the hold-out may take every positive weight
         raise ValueError(f"{name} must have a positive sum; got all zeros")
+    if np.all(weight == weight[0]):
+        return None
     return (weight * (len(weight) / total)).astype(dtype)
 
 
