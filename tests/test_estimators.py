@@ -373,6 +373,14 @@ def test_equal_sample_weights_change_nothing(digits_split):
         np.testing.assert_array_equal(a, b)
 
 
+def test_scaling_every_sample_weight_changes_nothing_even_near_overflow(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    w = np.random.default_rng(0).uniform(0, 2, len(y_tr))
+    fits = [LinearClassifier(max_epochs=3, random_state=0).fit(X_tr, y_tr, sample_weight=w * c) for c in (1, 1e306)]
+    np.testing.assert_allclose(fits[0].coef_, fits[1].coef_, rtol=1e-5, atol=1e-7)
+    assert np.isfinite(fits[1].history_["loss"]).all()
+
+
 def test_sample_weights_shift_the_decision_towards_the_heavy_class():
     X, y = make_classification(n_samples=600, n_features=5, n_informative=3, weights=[0.85], class_sep=0.5,
                                random_state=0)

@@ -122,7 +122,7 @@ def _check_weight(sample_weight, n_samples, name="sample_weight"):
         raise ValueError(f"{name} must have shape ({n_samples},), one weight per sample; got shape {weight.shape}")
     if weight.min() < 0:
         raise ValueError(f"{name} must be non-negative; got a minimum of {weight.min():g}")
-    if not weight.sum() > 0:
+    if not weight.max() > 0:
         raise ValueError(f"{name} must have a positive sum; got all zeros")
     return weight
 
@@ -132,12 +132,12 @@ def _scaled_weight(weight, dtype, name="sample_weight"):
     equal weights change nothing, and the unweighted loop is the faster one)."""
     if weight is None:
         return None
-    total = weight.sum()
-    if not total > 0:  # possible in a part of the data: the hold-out may take every positive weight
+    if not weight.max() > 0:  # possible in a part of the data: the hold-out may take every positive weight
         raise ValueError(f"{name} must have a positive sum; got all zeros")
     if np.all(weight == weight[0]):
         return None
-    return (weight * (len(weight) / total)).astype(dtype)
+    weight = weight / weight.max()  # in [0, 1] first, so that no sum overflows or underflows
+    return (weight * (len(weight) / weight.sum())).astype(dtype)
 
 
 def json_safe_params(estimator):
