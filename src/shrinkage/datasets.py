@@ -191,7 +191,7 @@ def _check_header(path, header):
     """Refuse a first row that is data rather than column names: it would silently become the header and
     its sample would be lost. Names must be distinct; a row of numbers with a non-integer among them is data
     (pandas writes integer column names 0, 1, ... as a header, so whole numbers alone are allowed)."""
-    if all(_is_number(name) for name in header) and not all(_is_integer(name) for name in header):
+    if all(_parses_as(float, name) for name in header) and not all(_parses_as(int, name) for name in header):
         raise DataError(f"{path}: the first row is numbers ({', '.join(header[:3])}, ...), not column names; "
                         "add a header row")
     repeated = sorted(name for name, count in Counter(header).items() if count > 1)
@@ -200,17 +200,10 @@ def _check_header(path, header):
                         "if it is a data row, add a header row")
 
 
-def _is_number(text):
+def _parses_as(kind, text):
+    """Whether ``kind(text)`` (``float`` or ``int``) reads ``text``."""
     try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_integer(text):
-    try:
-        int(text)
+        kind(text)
     except ValueError:
         return False
     return True
