@@ -56,10 +56,11 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
             raise ValueError("classes must be given on the first call to partial_fit; got None")
         return self._partial_fit(X, y, classes, sample_weight)
 
-    def predict(self, X):
-        """Predicted class labels."""
+    def predict(self, X, mc_samples=0, random_state=None):
+        """Predicted class labels; with ``mc_samples > 0``, those of the Monte Carlo dropout average
+        (see :meth:`predict_proba`)."""
         check_is_fitted(self, "coefs_")
-        return self.classes_[self._output(X).argmax(axis=1)]
+        return self.classes_[self._output(X, mc_samples, random_state).argmax(axis=1)]
 
     def decision_function(self, X):
         """Class scores: the output layer before the softmax (or the hinge scores).
