@@ -78,6 +78,10 @@ RULES = [
      "got early_stopping=True, stopping_criterion='gl'"),
     (dict(stopping_threshold=5.0), "stopping_threshold is only used with early_stopping=True and stopping_criterion "
                                    "'gl', 'pq' or 'up'; got early_stopping=False, stopping_criterion='patience'"),
+    (dict(penalty="l2", l1_method="cumulative"),
+     "l1_method='cumulative' is only used with penalty='l1' or 'elasticnet'; got penalty='l2'"),
+    (dict(stopping_criterion="gl"), "stopping_criterion='gl' is only used with early_stopping=True; "
+                                    "got early_stopping=False"),
     (dict(nesterov=True), "nesterov=True needs optimizer='sgd' with momentum > 0; got optimizer='adam', momentum=0.9"),
     (dict(optimizer="sgd", momentum=0.0, nesterov=True),
      "nesterov=True needs optimizer='sgd' with momentum > 0; got optimizer='sgd', momentum=0.0"),

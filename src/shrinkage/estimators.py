@@ -115,7 +115,8 @@ _COMMON_DOC = """
         same under both optimizers); gives exact zeros. ``"subgradient"``:
         ``alpha * sign(W)`` in the gradient; weights hover around zero.
         ``"cumulative"``: Tsuruoka et al. (2009) clipping, as scikit-learn's
-        SGD; exact zeros.
+        SGD; exact zeros. A method other than the default needs ``penalty``
+        ``"l1"`` or ``"elasticnet"``.
     weight_decay : float, default=0.0
         Decoupled, learning-rate-scaled decay ``W <- W - lr * weight_decay * W``
         next to the optimizer's update (AdamW). Equal to L2 for plain SGD.
@@ -146,6 +147,8 @@ _COMMON_DOC = """
     min_delta : float, default=0.0
         An epoch improves when ``val_loss < best - min_delta``.
     stopping_criterion : {"patience", "gl", "pq", "up"}, default="patience"
+        What stops training when ``early_stopping=True`` (see
+        :class:`~shrinkage.EarlyStopping`); another than the default needs it.
     stopping_threshold : float or None, default=None
         Prechelt's alpha (GL, PQ) or s (UP); None uses EarlyStopping's default.
     validation_fraction : float in (0, 1), default=0.1

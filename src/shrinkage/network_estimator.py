@@ -220,6 +220,9 @@ class NetworkEstimator(BaseEstimator):
         """Rules between parameters: a setting that would be silently ignored is an error."""
         if self.l1_ratio is not None and self.penalty != "elasticnet":
             raise ValueError(f"l1_ratio is only used with penalty='elasticnet'; got penalty={self.penalty!r}")
+        if self.l1_method != "proximal" and self.penalty not in ("l1", "elasticnet"):
+            raise ValueError(f"l1_method={self.l1_method!r} is only used with penalty='l1' or 'elasticnet'; "
+                             f"got penalty={self.penalty!r}")
         if self.patience is not None and not (self.early_stopping and self.stopping_criterion == "patience"):
             raise ValueError("patience is only used with early_stopping=True and stopping_criterion='patience'; "
                              f"got early_stopping={self.early_stopping}, "
@@ -229,6 +232,9 @@ class NetworkEstimator(BaseEstimator):
             raise ValueError("stopping_threshold is only used with early_stopping=True and stopping_criterion "
                              f"'gl', 'pq' or 'up'; got early_stopping={self.early_stopping}, "
                              f"stopping_criterion={self.stopping_criterion!r}")
+        if self.stopping_criterion != "patience" and not self.early_stopping:
+            raise ValueError(f"stopping_criterion={self.stopping_criterion!r} is only used with early_stopping=True; "
+                             "got early_stopping=False")
         if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
             raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; "
                              f"got optimizer={self.optimizer!r}, momentum={self.momentum}")
