@@ -82,6 +82,7 @@ RULES = [
      "l1_method='cumulative' is only used with penalty='l1' or 'elasticnet'; got penalty='l2'"),
     (dict(stopping_criterion="gl"), "stopping_criterion='gl' is only used with early_stopping=True; "
                                     "got early_stopping=False"),
+    (dict(min_delta=0.01), "min_delta=0.01 is only used with early_stopping=True; got early_stopping=False"),
     (dict(nesterov=True), "nesterov=True needs optimizer='sgd' with momentum > 0; got optimizer='adam', momentum=0.9"),
     (dict(optimizer="sgd", momentum=0.0, nesterov=True),
      "nesterov=True needs optimizer='sgd' with momentum > 0; got optimizer='sgd', momentum=0.0"),

@@ -232,9 +232,10 @@ class NetworkEstimator(BaseEstimator):
             raise ValueError("stopping_threshold is only used with early_stopping=True and stopping_criterion "
                              f"'gl', 'pq' or 'up'; got early_stopping={self.early_stopping}, "
                              f"stopping_criterion={self.stopping_criterion!r}")
-        if self.stopping_criterion != "patience" and not self.early_stopping:
-            raise ValueError(f"stopping_criterion={self.stopping_criterion!r} is only used with early_stopping=True; "
-                             "got early_stopping=False")
+        for name, default in (("stopping_criterion", "patience"), ("min_delta", 0.0)):
+            if getattr(self, name) != default and not self.early_stopping:
+                raise ValueError(f"{name}={getattr(self, name)!r} is only used with early_stopping=True; "
+                                 "got early_stopping=False")
         if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
             raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; "
                              f"got optimizer={self.optimizer!r}, momentum={self.momentum}")
