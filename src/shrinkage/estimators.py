@@ -141,14 +141,15 @@ _COMMON_DOC = """
     max_epochs : int, default=200
     early_stopping : bool, default=False
         Monitor ``val_loss`` (the data loss on the validation set) and stop by
-        ``stopping_criterion``; see :class:`shrinkage.EarlyStopping`.
+        ``stopping_criterion``; see :class:`shrinkage.EarlyStopping`. The
+        four parameters below act only with it: setting one of them without
+        it is an error.
     patience : int or None, default=None
         For the ``"patience"`` criterion; None means 10.
     min_delta : float, default=0.0
         An epoch improves when ``val_loss < best - min_delta``.
     stopping_criterion : {"patience", "gl", "pq", "up"}, default="patience"
-        What stops training when ``early_stopping=True`` (see
-        :class:`~shrinkage.EarlyStopping`); another than the default needs it.
+        What stops training (see :class:`~shrinkage.EarlyStopping`).
     stopping_threshold : float or None, default=None
         Prechelt's alpha (GL, PQ) or s (UP); None uses EarlyStopping's default.
     validation_fraction : float in (0, 1), default=0.1
