@@ -10,7 +10,7 @@ import pytest
 from shrinkage import load
 from shrinkage.cli import main
 from shrinkage.datasets import load_dataset
-from shrinkage.sweep import SweepError, SweepSpec, parse_param, read_results, run_sweep, tasks_of
+from shrinkage.sweep import SweepError, SweepSpec, parse_param, read_results, run_sweep, summarize_sweep, tasks_of
 
 
 def test_parse_param_ranges_and_lists():
@@ -179,3 +179,12 @@ def test_warm_start_walks_each_alpha_path_from_strong_to_weak(tmp_path, wine, mo
         assert [warm for _, _, warm in path] == [False, True, True]
         assert len({split for _, split, _ in path}) == 1
     assert all("_estimator" not in r for r in read_results(tmp_path / "sweep.jsonl"))
+
+
+def test_best_point_breaks_score_ties_by_sparsity():
+    spec = SweepSpec(params={"alpha": [1e-4, 1e-3, 1e-2]}, cv=2)
+    score = {1e-4: 0.9, 1e-3: 0.9, 1e-2: 0.8}
+    zeros = {1e-4: 0.0, 1e-3: 0.5, 1e-2: 0.9}
+    results = [{"point": {"alpha": a}, "split": k, "score": score[a], "zero_fraction": zeros[a], "seconds": 0.1}
+               for a in score for k in range(2)]
+    assert summarize_sweep(spec, results)[1]["point"] == {"alpha": 1e-3}  # as accurate as 1e-4, and sparser

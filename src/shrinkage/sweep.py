@@ -9,8 +9,9 @@ to ``sweep.jsonl`` as it arrives, so an interrupted sweep resumes by skipping
 the tasks already there. With ``warm_start``, each alpha path (the other
 parameters and the split fixed) is one task that walks alpha from strong to
 weak, every fit starting from the previous one's weights, as glmnet and
-scikit-learn's ``lasso_path`` do. The best point (highest mean score) is
-refitted on the whole training split and saved.
+scikit-learn's ``lasso_path`` do. The best point (highest mean score; on a
+tie, the one with more exact-zero weights: the same accuracy from a sparser
+model) is refitted on the whole training split and saved.
 """
 
 from __future__ import annotations
@@ -251,7 +252,7 @@ def summarize_sweep(spec, results):
         rows.append({"point": point, "n": len(runs), "score": float(scores.mean()),
                      "score_std": float(scores.std()), "zero_fraction": float(zeros.mean()),
                      "seconds": float(sum(r["seconds"] for r in runs))})
-    best = max(rows, key=lambda r: r["score"]) if rows else None
+    best = max(rows, key=lambda r: (r["score"], r["zero_fraction"])) if rows else None
     return rows, best
 
 
