@@ -154,6 +154,29 @@ def test_command_errors(capsys, argv, problem):
     assert problem in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "flag,value,problem",
+    [
+        ("--alpha", "abc", "argument --alpha: expected a number; got 'abc'"),
+        ("--hidden", "3,x", "argument --hidden: expected comma-separated integers; got '3,x'"),
+        ("--batch-size", "big", "argument --batch-size: expected an integer or auto; got 'big'"),
+        ("--max-epochs", "2.5", "argument --max-epochs: expected an integer; got '2.5'"),
+    ],
+)
+def test_train_flag_values_that_do_not_parse_exit_2_naming_the_flag(capsys, flag, value, problem):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--data", "wine", flag, value])
+    assert info.value.code == 2 and problem in capsys.readouterr().err
+
+
+def test_train_penalty_none_reaches_the_estimator(tmp_path):
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", "wine", "--penalty", "none", "--hidden", "", "--max-epochs", "2",
+                 "--batch-size", "auto", "--quiet", "--save", str(model)]) == 0
+    est = load(model)
+    assert est.penalty is None and est.hidden_layer_sizes == () and est.batch_size == "auto"
+
+
 def test_datasets_command(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out

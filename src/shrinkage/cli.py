@@ -122,19 +122,35 @@ def cmd_study(args):
 # -------------------------------------------------------------------- train
 
 
-_TRAIN_FLAGS = {  # flag -> (estimator parameter, type)
-    "hidden": ("hidden_layer_sizes", lambda s: tuple(int(v) for v in s.split(",") if v)),
-    "penalty": ("penalty", lambda s: None if s == "none" else s),
-    "alpha": ("alpha", float),
-    "l1_method": ("l1_method", str),
-    "weight_decay": ("weight_decay", float),
-    "dropout": ("dropout", float),
-    "max_norm": ("max_norm", float),
-    "optimizer": ("optimizer", str),
-    "learning_rate": ("learning_rate", float),
-    "batch_size": ("batch_size", int),
-    "max_epochs": ("max_epochs", int),
-    "random_state": ("random_state", int),
+def _parsed_as(convert, expected):
+    """An argparse type: ``convert(text)``; a text it cannot read is an error saying what was expected."""
+    def parse(text):
+        try:
+            return convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}") from None
+    return parse
+
+
+_NUMBER = _parsed_as(float, "a number")
+_INTEGER = _parsed_as(int, "an integer")
+
+_TRAIN_FLAGS = {  # flag -> (estimator parameter, argparse type, help); the estimator checks the values
+    "hidden": ("hidden_layer_sizes",
+               _parsed_as(lambda s: tuple(int(v) for v in s.split(",") if v), "comma-separated integers"),
+               "hidden layer sizes, such as 256,256 ('' for none)"),
+    "penalty": ("penalty", lambda s: None if s == "none" else s, "none, l2, l1 or elasticnet"),
+    "alpha": ("alpha", _NUMBER, "penalty strength: alpha/2*sum(W**2) for L2, alpha*sum(|W|) for L1"),
+    "l1_method": ("l1_method", str, "proximal (exact zeros; the default), subgradient or cumulative"),
+    "weight_decay": ("weight_decay", _NUMBER, "decoupled decay, w -= lr*weight_decay*w as in AdamW"),
+    "dropout": ("dropout", _NUMBER, "probability of dropping each hidden unit, in [0, 1)"),
+    "max_norm": ("max_norm", _NUMBER, "largest norm of a hidden unit's incoming weights"),
+    "optimizer": ("optimizer", str, "sgd or adam"),
+    "learning_rate": ("learning_rate", _NUMBER, "step size"),
+    "batch_size": ("batch_size", _parsed_as(lambda s: s if s == "auto" else int(s), "an integer or auto"),
+                   "samples per step"),
+    "max_epochs": ("max_epochs", _INTEGER, "most passes over the training data"),
+    "random_state": ("random_state", _INTEGER, "seed: the same seed gives bit-identical results"),
 }
 
 
@@ -175,11 +191,7 @@ def _estimator_from_args(args):
     from .estimators import LinearClassifier, MLPClassifier
 
     cls = LinearClassifier if args.model == "linear" else MLPClassifier
-    params = {}
-    for flag, (name, convert) in _TRAIN_FLAGS.items():
-        value = getattr(args, flag)
-        if value is not None:
-            params[name] = convert(value)
+    params = {name: getattr(args, flag) for flag, (name, _, _) in _TRAIN_FLAGS.items() if hasattr(args, flag)}
     if args.early_stopping:
         params["early_stopping"] = True
     if args.verbose:
@@ -380,8 +392,9 @@ def build_parser():
     train.add_argument("--data", required=True, help="built-in data set name or a CSV/.npz path")
     train.add_argument("--target", help="label column of a CSV file (default: the last)")
     train.add_argument("--model", choices=["mlp", "linear"], default="mlp")
-    for flag, (name, _) in _TRAIN_FLAGS.items():
-        train.add_argument(f"--{flag.replace('_', '-')}", dest=flag, help=f"estimator parameter {name}")
+    for flag, (_, convert, help_text) in _TRAIN_FLAGS.items():  # a flag not given is not in args
+        train.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=convert, default=argparse.SUPPRESS,
+                           help=help_text)
     train.add_argument("--early-stopping", action="store_true", help="stop on validation loss")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other estimator parameter")
     train.add_argument("--save", metavar="MODEL", help="write the fitted model to this file")
