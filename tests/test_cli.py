@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -208,3 +209,26 @@ def test_study_sigint_writes_the_finished_runs_and_exits_130(tmp_path):
     assert "interrupted; wrote the 2 finished run(s)" in err and "Traceback" not in err
     results = json.loads((tmp_path / "o" / "results.json").read_text())
     assert len(results["runs"]) == 2 and (tmp_path / "o" / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    "argv,problem",
+    [
+        (["study", "--data", "wine", "--out", "{file}"], "--out {file}: exists and is not a folder"),
+        (["sweep", "--data", "wine", "--param", "alpha=1,2", "--out", "{file}/sub"], "is not a folder"),
+        (["train", "--data", "wine", "--save", "{tmp}/missing/m.npz"], "the folder {tmp}/missing does not exist"),
+        (["train", "--data", "wine", "--save", "{tmp}"], "--save {tmp}: is a folder; give a file path"),
+        (["train", "--data", "wine", "--save", ""], "--save needs a file path; got an empty one"),
+        (["train", "--data", "wine", "--checkpoint", "{tmp}"], "--checkpoint {tmp}: is a folder"),
+        (["predict", "{model}", "--data", "wine", "--out", "{tmp}/missing/p.csv"], "does not exist"),
+        (["predict", "{model}", "--data", "digits"], "expects 13 features; the built-in data set digits has 64"),
+    ],
+)
+def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path, capsys, argv, problem):
+    afile, model = tmp_path / "afile", tmp_path / "wine.npz"
+    afile.write_text("x")
+    assert main(["train", "--data", "wine", "--max-epochs", "1", "--quiet", "--save", str(model)]) == 0
+    names = {"file": afile, "tmp": tmp_path, "model": model}
+    started = time.perf_counter()
+    assert main([a.format(**names) for a in argv]) == 2
+    assert problem.format(**names) in capsys.readouterr().err and time.perf_counter() - started < 5

@@ -22,6 +22,35 @@ class CommandError(Exception):
     """An error to print as one line and exit with status 2."""
 
 
+def _check_output_dir(path, flag):
+    """Refuse, before any work, an output folder that cannot be made: a file in its place or on its way."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise CommandError(f"{flag} {path}: exists and is not a folder")
+    _check_writable_ancestor(path, flag)
+
+
+def _check_output_file(path, flag):
+    """Refuse, before any work, a file that could not be written at the end: no name, a folder in its
+    place, or a folder that does not exist."""
+    if not path:
+        raise CommandError(f"{flag} needs a file path; got an empty one")
+    path = Path(path)
+    if path.is_dir():
+        raise CommandError(f"{flag} {path}: is a folder; give a file path")
+    if not path.parent.is_dir():
+        raise CommandError(f"{flag} {path}: the folder {path.parent} does not exist")
+    _check_writable_ancestor(path, flag)
+
+
+def _check_writable_ancestor(path, flag):
+    existing = next(p for p in path.absolute().parents if p.exists())
+    if not existing.is_dir():
+        raise CommandError(f"{flag} {path}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise CommandError(f"{flag} {path}: no permission to write in {existing}")
+
+
 # -------------------------------------------------------------------- study
 
 
@@ -64,6 +93,7 @@ def cmd_study(args):
     from .study import (StudyConfigError, default_spec, finished_part, prepare_data, run_study,
                         spec_from_toml, summarize)
 
+    _check_output_dir(args.out, "--out")
     try:
         spec = spec_from_toml(args.config) if args.config else default_spec()
     except StudyConfigError as exc:
@@ -208,12 +238,15 @@ def cmd_train(args):
     from .serialization import save
 
     est = _estimator_from_args(args)
+    if args.resume and not args.checkpoint:
+        raise CommandError("--resume needs --checkpoint PATH")
+    for flag in ("save", "checkpoint"):  # a path that cannot be written would lose the training
+        if getattr(args, flag) is not None:
+            _check_output_file(getattr(args, flag), f"--{flag}")
     try:
         ds = load_dataset(args.data, target=args.target)
     except DataError as exc:
         raise CommandError(str(exc)) from None
-    if args.resume and not args.checkpoint:
-        raise CommandError("--resume needs --checkpoint PATH")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         try:
@@ -224,7 +257,7 @@ def cmd_train(args):
         print(f"{type(est).__name__} on {ds.name}: train accuracy {est.score(ds.X_train, ds.y_train):.4f}, "
               f"test accuracy {est.score(ds.X_test, ds.y_test):.4f}, {est.n_epochs_} epochs "
               f"({est.stop_reason_})", flush=True)
-    if args.save:
+    if args.save is not None:
         save(est, args.save, input_mean=ds.mean, input_scale=ds.scale)
         if not args.quiet:
             print(f"saved {args.save}", flush=True)
@@ -249,6 +282,7 @@ def cmd_sweep(args):
 
     if args.scheduler and args.jobs:
         raise CommandError("give --jobs (local processes) or --scheduler (a Dask cluster), not both")
+    _check_output_dir(args.out, "--out")
     try:
         params = dict(parse_param(text) for text in args.param)
     except SweepError as exc:
@@ -317,6 +351,8 @@ def cmd_predict(args):
     from .datasets import BUILTIN, DataError, load_dataset, read_features, standardize
     from .serialization import ModelFileError, load_with_preprocessing
 
+    if args.out is not None:
+        _check_output_file(args.out, "--out")
     try:
         est, prep = load_with_preprocessing(args.model)
     except (ModelFileError, OSError) as exc:
@@ -325,6 +361,9 @@ def cmd_predict(args):
         if args.data in BUILTIN:  # its test split, standardized as in training
             ds = load_dataset(args.data)
             X, y = ds.X_test, ds.y_test
+            if ds.n_features != est.n_features_in_:
+                raise CommandError(f"{args.model} expects {est.n_features_in_} features; the built-in data set "
+                                   f"{args.data} has {ds.n_features}")
         else:
             X, y = read_features(args.data, est.n_features_in_, args.target)
             X = standardize(X, prep["mean"], prep["scale"]) if prep else X.astype(np.float32)
