@@ -188,3 +188,20 @@ def test_best_point_breaks_score_ties_by_sparsity():
     results = [{"point": {"alpha": a}, "split": k, "score": score[a], "zero_fraction": zeros[a], "seconds": 0.1}
                for a in score for k in range(2)]
     assert summarize_sweep(spec, results)[1]["point"] == {"alpha": 1e-3}  # as accurate as 1e-4, and sparser
+
+
+def test_a_new_sweep_does_not_overwrite_an_earlier_one(tmp_path, capsys):
+    argv = ["sweep", "--data", "wine", "--param", "alpha=1e-3,1e-2", "--epochs", "2", "--cv", "2", "--jobs", "1",
+            "--out", str(tmp_path), "--quiet"]
+    assert main(argv) == 0
+    before = (tmp_path / "sweep.jsonl").read_text()
+    assert main(argv) == 2
+    assert "holds 4 fit(s) of an earlier sweep; continue it with --resume" in capsys.readouterr().err
+    assert (tmp_path / "sweep.jsonl").read_text() == before
+    assert main(argv + ["--resume"]) == 0
+
+
+def test_a_bad_scheduler_address_is_one_line(tmp_path, capsys):
+    assert main(["sweep", "--data", "wine", "--param", "alpha=1e-3", "--scheduler", "no-port-here",
+                 "--out", str(tmp_path)]) == 2
+    assert "--scheduler no-port-here: cannot connect to a Dask scheduler" in capsys.readouterr().err

@@ -197,13 +197,21 @@ def _backend(scheduler, jobs):
         from distributed import Client
     except ImportError:
         raise SweepError("--scheduler needs the dask extra: pip install 'shrinkage[dask]'") from None
-    with Client(scheduler) as client, parallel_config(backend="dask", n_jobs=-1):
-        client.wait_for_workers(1, timeout=60)
+    try:
+        client = Client(scheduler)
+    except (OSError, ValueError) as exc:  # a malformed address, or no scheduler answering there
+        raise SweepError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
+    with client, parallel_config(backend="dask", n_jobs=-1):
+        try:
+            client.wait_for_workers(1, timeout=60)
+        except TimeoutError:
+            raise SweepError(f"--scheduler {scheduler}: no worker joined the scheduler within 60 s") from None
         yield
 
 
 def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None, scheduler=None):
-    """Run the tasks not yet in ``out_dir/sweep.jsonl`` (all of them without ``resume``).
+    """Run the tasks not yet in ``out_dir/sweep.jsonl``; without ``resume`` that file must hold no fits
+    (a :class:`SweepError` says so rather than overwrite them).
 
     ``scheduler``: the address of a Dask distributed scheduler; the fits then run
     on its workers through Dask's joblib backend (a lost worker's tasks are
@@ -214,7 +222,10 @@ def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None, schedul
 
     path = Path(out_dir) / "sweep.jsonl"
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    done = read_results(path) if resume else []
+    done = read_results(path)
+    if done and not resume:  # starting afresh would throw these fits away
+        raise SweepError(f"{path} holds {len(done)} fit(s) of an earlier sweep; continue it with --resume, "
+                         "or give another --out")
     # Start the file afresh with only the complete results: a line half-written by a kill is dropped.
     path.write_text("".join(json.dumps(r) + "\n" for r in done))
     seen = {r["key"] for r in done}
