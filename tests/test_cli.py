@@ -96,6 +96,9 @@ def test_study_file_errors_name_the_problem(tmp_path, capsys):
     config.write_text('[[configuration]]\nname = "x"\ndropout = 1.5\n')
     assert main(["study", "--config", str(config), "--quiet"]) == 2
     assert "dropout must be a float in [0, 1); got 1.5" in capsys.readouterr().err
+    config.write_bytes(b"PK\x03\x04\xa4\xff binary, as a model file passed by mistake")
+    assert main(["study", "--config", str(config), "--quiet"]) == 2
+    assert "not a study file: it is not UTF-8 text (TOML)" in capsys.readouterr().err
 
 
 def test_bad_data_file_exits_2_with_one_line(tmp_path):

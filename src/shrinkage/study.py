@@ -131,6 +131,8 @@ def spec_from_toml(path):
             raw = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise StudyConfigError(f"{path}: cannot read the study file ({exc})") from None
+    except UnicodeDecodeError:
+        raise StudyConfigError(f"{path}: not a study file: it is not UTF-8 text (TOML)") from None
     allowed = {"data", "target", "seeds", "validation_fraction", "model", "configuration"}
     if set(raw) - allowed:
         raise StudyConfigError(f"{path}: unknown key(s) {sorted(set(raw) - allowed)}; expected {sorted(allowed)}")
