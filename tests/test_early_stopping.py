@@ -7,6 +7,7 @@ wait >= patience and epoch > 0) and from Prechelt (1998).
 """
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -137,11 +138,25 @@ def test_missing_monitor_key_is_a_clear_error():
         (dict(criterion="gl", mode="max"), "criterion 'gl' needs mode='min'"),
         (dict(patience=-1), "patience must be an int >= 0; got -1"),
         (dict(criterion="xx"), "criterion must be one of"),
+        (dict(start_from_epoch=float("inf")), "start_from_epoch must be an int >= 0; got inf"),
+        (dict(start_from_epoch=1.5), "start_from_epoch must be an int >= 0; got 1.5"),
+        (dict(min_delta="abc"), "min_delta must be a finite number >= 0; got 'abc'"),
+        (dict(baseline=float("nan")), "baseline must be a finite number; got nan"),
+        (dict(criterion="gl", threshold=-1.0), "threshold must be a finite number >= 0; got -1.0"),
+        (dict(criterion="up", threshold=2.5), "threshold must be an int >= 1; got 2.5"),
+        (dict(strip=0), "strip must be an int >= 1; got 0"),
+        (dict(monitor=None), "monitor must be the name of a logged value"),
     ],
 )
 def test_bad_arguments(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=re.escape(message)):
         EarlyStopping(**kwargs)
+
+
+def test_numpy_integers_and_whole_floats_are_accepted_where_ints_are_due():
+    es = EarlyStopping(patience=np.int64(3), start_from_epoch=np.int32(1), criterion="up", threshold=3.0)
+    assert (es.patience, es.start_from_epoch, es.threshold) == (3, 1, 3)
+    assert type(es.patience) is int and type(es.threshold) is int
 
 
 def test_restored_weights_are_those_of_best_epoch_when_epochs_run_out():

@@ -8,6 +8,7 @@ the weights of ``best_epoch`` and restores them at the end.
 from __future__ import annotations
 
 import math
+import numbers
 
 __all__ = ["EarlyStopping"]
 
@@ -100,22 +101,25 @@ class EarlyStopping:
             raise ValueError(f"criterion must be one of {_CRITERIA}; got {criterion!r}")
         if criterion != "patience" and mode != "min":
             raise ValueError(f"criterion {criterion!r} needs mode='min'; got mode={mode!r}")
-        if not (isinstance(patience, int) and patience >= 0):
-            raise ValueError(f"patience must be an int >= 0; got {patience!r}")
-        if not (isinstance(strip, int) and strip >= 1):
-            raise ValueError(f"strip must be an int >= 1; got {strip!r}")
-        if not min_delta >= 0:
-            raise ValueError(f"min_delta must be a float >= 0; got {min_delta!r}")
+        if not isinstance(monitor, str):
+            raise ValueError(f"monitor must be the name of a logged value (a str); got {monitor!r}")
         self.monitor = monitor
         self.mode = mode
-        self.patience = patience
-        self.min_delta = float(min_delta)
-        self.baseline = baseline
-        self.start_from_epoch = int(start_from_epoch)
+        self.patience = _int_at_least("patience", patience, 0)
+        self.min_delta = _finite_at_least("min_delta", min_delta, 0.0)
+        self.baseline = None if baseline is None else _finite_at_least("baseline", baseline, -math.inf)
+        self.start_from_epoch = _int_at_least("start_from_epoch", start_from_epoch, 0)
         self.restore_best_weights = restore_best_weights
         self.criterion = criterion
-        self.threshold = _DEFAULT_THRESHOLD.get(criterion) if threshold is None else threshold
-        self.strip = strip
+        if threshold is None:
+            threshold = _DEFAULT_THRESHOLD.get(criterion)
+        elif criterion == "up":  # UP counts strips: a whole number, also when written 3.0
+            whole = isinstance(threshold, float) and threshold.is_integer()
+            threshold = _int_at_least("threshold", int(threshold) if whole else threshold, 1)
+        else:
+            threshold = _finite_at_least("threshold", threshold, 0.0)
+        self.threshold = threshold
+        self.strip = _int_at_least("strip", strip, 1)
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -216,3 +220,18 @@ class EarlyStopping:
     def __repr__(self):
         return (f"EarlyStopping(monitor={self.monitor!r}, criterion={self.criterion!r}, "
                 f"patience={self.patience}, min_delta={self.min_delta})")
+
+
+def _int_at_least(name, value, low):
+    """``value`` as an int if it is a whole number (Python or NumPy int) >= ``low``, else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}; got {value!r}")
+    return int(value)
+
+
+def _finite_at_least(name, value, low):
+    """``value`` as a float if it is a finite real number >= ``low``, else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < low:
+        bound = "" if low == -math.inf else f" >= {low:g}"
+        raise ValueError(f"{name} must be a finite number{bound}; got {value!r}")
+    return float(value)
