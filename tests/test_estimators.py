@@ -268,6 +268,7 @@ def test_monte_carlo_dropout_prediction(digits_split):
     np.testing.assert_allclose(mc.sum(axis=1), 1, rtol=1e-5)
     assert np.mean(mc.argmax(1) == plain.argmax(1)) > 0.9
     np.testing.assert_array_equal(clf.predict(X_te, mc_samples=20, random_state=0), clf.classes_[mc.argmax(1)])
+    np.testing.assert_array_equal(clf.predict_log_proba(X_te, mc_samples=20, random_state=0), np.log(mc))
 
 
 @pytest.mark.parametrize("mode", ["inverted", "classic"])

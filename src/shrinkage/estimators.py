@@ -88,8 +88,9 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         return out if mc_samples else LOSSES["softmax"].output(out)
 
     @available_if(_has_proba)
-    def predict_log_proba(self, X):
-        return np.log(self.predict_proba(X))
+    def predict_log_proba(self, X, mc_samples=0, random_state=None):
+        """Logarithm of :meth:`predict_proba` (same arguments)."""
+        return np.log(self.predict_proba(X, mc_samples, random_state))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
