@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -75,11 +77,29 @@ def test_soft_threshold_in_place_and_per_weight_threshold():
     assert w.dtype == np.float32
 
 
-def test_penalties_reject_negative_alpha():
-    with pytest.raises(ValueError, match="alpha must be a finite float >= 0; got -1.0"):
-        L1(-1.0)
-    with pytest.raises(ValueError, match=r"l1_ratio must be a float in \[0, 1\]; got 1.5"):
-        ElasticNet(0.1, 1.5)
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda: L1(-1.0), "alpha must be a finite float >= 0; got -1.0"),
+        (lambda: L2("abc"), "alpha must be a finite float >= 0; got 'abc'"),
+        (lambda: L2(float("inf")), "alpha must be a finite float >= 0; got inf"),
+        (lambda: ElasticNet(0.1, 1.5), "l1_ratio must be a float in [0, 1]; got 1.5"),
+        (lambda: ElasticNet(0.1, None), "l1_ratio must be a float in [0, 1]; got None"),
+        (lambda: L1(0.1).prox(np.ones(3), -0.5), "step must be a finite float >= 0; got -0.5"),
+        (lambda: L2(0.1).prox(np.ones(3), float("nan")), "step must be a finite float >= 0; got nan"),
+    ],
+)
+def test_penalties_reject_bad_arguments_naming_them(make, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()
+
+
+@pytest.mark.parametrize("penalty", [L1(0.1), L2(0.1), ElasticNet(0.1, 0.3)])
+def test_penalties_take_lists_as_arrays(penalty):
+    w = [-2.0, 0.05, 1.0]
+    assert penalty.value(w) == penalty.value(np.array(w))
+    np.testing.assert_array_equal(penalty.grad(w), penalty.grad(np.array(w)))
+    np.testing.assert_array_equal(penalty.prox(w, 0.5), penalty.prox(np.array(w), 0.5))
 
 
 def test_cumulative_l1_clips_at_zero_and_pays_back_skipped_penalty():

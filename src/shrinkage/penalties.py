@@ -30,6 +30,8 @@ array([-1.5,  0. ,  0.5])
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["L1", "L2", "ElasticNet", "soft_threshold", "CumulativeL1State"]
@@ -54,11 +56,24 @@ def soft_threshold(w, threshold, out=None, scratch=None):
     return np.subtract(w, clipped, out=out)
 
 
+def _float_in(name, value, low, high, expected):
+    """``value`` as a finite float in ``[low, high]``, else a ValueError naming ``name`` and saying what
+    was expected."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not (math.isfinite(number) and low <= number <= high):
+        raise ValueError(f"{name} must be {expected}; got {value!r}")
+    return number
+
+
 def _check_alpha(alpha):
-    alpha = float(alpha)
-    if not alpha >= 0 or not np.isfinite(alpha):
-        raise ValueError(f"alpha must be a finite float >= 0; got {alpha!r}")
-    return alpha
+    return _float_in("alpha", alpha, 0.0, math.inf, "a finite float >= 0")
+
+
+def _check_step(step):
+    return _float_in("step", step, 0.0, math.inf, "a finite float >= 0")
 
 
 class L2:
@@ -68,13 +83,14 @@ class L2:
         self.alpha = _check_alpha(alpha)
 
     def value(self, w):
+        w = np.asarray(w)
         return 0.5 * self.alpha * float(np.vdot(w, w))
 
     def grad(self, w):
-        return self.alpha * w
+        return self.alpha * np.asarray(w)
 
     def prox(self, w, step):
-        return w / (1.0 + step * self.alpha)
+        return np.asarray(w) / (1.0 + _check_step(step) * self.alpha)
 
     def __repr__(self):
         return f"L2(alpha={self.alpha!r})"
@@ -97,7 +113,7 @@ class L1:
         return self.alpha * np.sign(w)
 
     def prox(self, w, step):
-        return soft_threshold(w, self.alpha * step)
+        return soft_threshold(np.asarray(w), self.alpha * _check_step(step))
 
     def __repr__(self):
         return f"L1(alpha={self.alpha!r})"
@@ -112,10 +128,7 @@ class ElasticNet:
 
     def __init__(self, alpha=1e-4, l1_ratio=0.5):
         self.alpha = _check_alpha(alpha)
-        l1_ratio = float(l1_ratio)
-        if not 0.0 <= l1_ratio <= 1.0:
-            raise ValueError(f"l1_ratio must be a float in [0, 1]; got {l1_ratio!r}")
-        self.l1_ratio = l1_ratio
+        self.l1_ratio = _float_in("l1_ratio", l1_ratio, 0.0, 1.0, "a float in [0, 1]")
 
     @property
     def l1(self):
