@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["Interval", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "validate_params"]
+__all__ = ["Interval", "AtLeast", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "validate_params"]
 
 
 class Interval:
@@ -46,6 +46,24 @@ class Interval:
         lo = "-inf" if self.low is None else format(self.low, fmt)
         hi = "inf" if self.high is None else format(self.high, fmt)
         return f"{name} in {left}{lo}, {hi}{right}"
+
+
+class AtLeast:
+    """A finite int (``kind=int``) or real number (``kind=float``) >= ``low`` (unbounded when None)."""
+
+    def __init__(self, kind, low=None):
+        self.kind, self.low = kind, low
+
+    def accepts(self, v):
+        if isinstance(v, (bool, np.bool_)):
+            return False
+        if not isinstance(v, numbers.Integral if self.kind is int else numbers.Real):
+            return False
+        return bool(np.isfinite(v)) and (self.low is None or v >= self.low)
+
+    def describe(self):
+        noun = "an int" if self.kind is int else "a finite number"
+        return noun if self.low is None else f"{noun} >= {self.low:g}"
 
 
 class Options:

@@ -8,7 +8,8 @@ the weights of ``best_epoch`` and restores them at the end.
 from __future__ import annotations
 
 import math
-import numbers
+
+from . import _params as P
 
 __all__ = ["EarlyStopping"]
 
@@ -103,23 +104,27 @@ class EarlyStopping:
             raise ValueError(f"criterion {criterion!r} needs mode='min'; got mode={mode!r}")
         if not isinstance(monitor, str):
             raise ValueError(f"monitor must be the name of a logged value (a str); got {monitor!r}")
-        self.monitor = monitor
-        self.mode = mode
-        self.patience = _int_at_least("patience", patience, 0)
-        self.min_delta = _finite_at_least("min_delta", min_delta, 0.0)
-        self.baseline = None if baseline is None else _finite_at_least("baseline", baseline, -math.inf)
-        self.start_from_epoch = _int_at_least("start_from_epoch", start_from_epoch, 0)
-        self.restore_best_weights = restore_best_weights
-        self.criterion = criterion
         if threshold is None:
             threshold = _DEFAULT_THRESHOLD.get(criterion)
-        elif criterion == "up":  # UP counts strips: a whole number, also when written 3.0
-            whole = isinstance(threshold, float) and threshold.is_integer()
-            threshold = _int_at_least("threshold", int(threshold) if whole else threshold, 1)
-        else:
-            threshold = _finite_at_least("threshold", threshold, 0.0)
+        elif criterion == "up" and isinstance(threshold, float) and threshold.is_integer():
+            threshold = int(threshold)  # UP counts strips: a whole number, also when written 3.0
+        values = {"patience": patience, "min_delta": min_delta, "start_from_epoch": start_from_epoch,
+                  "strip": strip, "baseline": baseline, "threshold": threshold}
+        table = {"patience": [P.AtLeast(int, 0)], "min_delta": [P.AtLeast(float, 0)],
+                 "start_from_epoch": [P.AtLeast(int, 0)], "strip": [P.AtLeast(int, 1)]}
+        if baseline is not None:
+            table["baseline"] = [P.AtLeast(float)]
+        if threshold is not None:
+            table["threshold"] = [P.AtLeast(int, 1) if criterion == "up" else P.AtLeast(float, 0)]
+        P.validate_params(values, table)
+        self.monitor = monitor
+        self.mode = mode
+        self.patience, self.start_from_epoch, self.strip = int(patience), int(start_from_epoch), int(strip)
+        self.min_delta = float(min_delta)
+        self.baseline = baseline if baseline is None else float(baseline)
+        self.restore_best_weights = restore_best_weights
+        self.criterion = criterion
         self.threshold = threshold
-        self.strip = _int_at_least("strip", strip, 1)
         self.reset()
 
     # ------------------------------------------------------------------ state
@@ -220,18 +225,3 @@ class EarlyStopping:
     def __repr__(self):
         return (f"EarlyStopping(monitor={self.monitor!r}, criterion={self.criterion!r}, "
                 f"patience={self.patience}, min_delta={self.min_delta})")
-
-
-def _int_at_least(name, value, low):
-    """``value`` as an int if it is a whole number (Python or NumPy int) >= ``low``, else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise ValueError(f"{name} must be an int >= {low}; got {value!r}")
-    return int(value)
-
-
-def _finite_at_least(name, value, low):
-    """``value`` as a float if it is a finite real number >= ``low``, else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < low:
-        bound = "" if low == -math.inf else f" >= {low:g}"
-        raise ValueError(f"{name} must be a finite number{bound}; got {value!r}")
-    return float(value)
