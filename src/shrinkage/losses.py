@@ -76,11 +76,9 @@ class SoftmaxCrossEntropy:
     @staticmethod
     def _weighted(z, losses, norm, at_target, weight):
         """Value and gradient of ``mean_i weight_i * loss_i`` from the exponentials ``z``."""
-        n = len(weight)
         z /= norm[:, None]  # softmax
         z.reshape(-1)[at_target] -= 1.0
-        z *= (weight / n)[:, None]
-        return _mean(losses, weight), z
+        return _mean(losses, weight), _mean_gradient(z, weight)
 
     def _exp_shifted(self, logits, shift, at_target):
         """``exp(logits - shift)``, the shifted target logits and the row sums of the exponentials."""
@@ -114,18 +112,19 @@ class MulticlassHinge:
         return margins
 
     def value(self, scores, target, weight=None):
-        return _mean(self._margins(scores, target).sum(axis=1), weight)
+        return self._value(self._margins(scores, target), weight)
 
     def __call__(self, scores, target, weight=None):
-        n = scores.shape[0]
         margins = self._margins(scores, target)
-        value = _mean(margins.sum(axis=1), weight)
         grad = (margins > 0).astype(scores.dtype)
-        grad[np.arange(n), target] = -grad.sum(axis=1)
-        grad /= n
-        if weight is not None:
-            grad *= weight[:, None]
-        return value, grad
+        grad[np.arange(len(target)), target] = -grad.sum(axis=1)
+        return self._value(margins, weight), _mean_gradient(grad, weight)
+
+    @staticmethod
+    def _value(margins, weight):
+        if weight is None:
+            return float(margins.sum()) / margins.shape[0]
+        return _mean(margins.sum(axis=1), weight)
 
     @staticmethod
     def output(scores):
@@ -147,11 +146,7 @@ class SquaredError:
 
     def __call__(self, pred, target, weight=None):
         grad = pred - target
-        value = self._value(grad, weight)
-        if weight is not None:
-            grad *= weight[:, None]
-        grad /= pred.shape[0]
-        return value, grad
+        return self._value(grad, weight), _mean_gradient(grad, weight)
 
     @staticmethod
     def _value(diff, weight):
@@ -162,6 +157,15 @@ class SquaredError:
     @staticmethod
     def output(pred):
         return pred
+
+
+def _mean_gradient(grad, weight):
+    """``grad`` (per-sample rows) turned in place into the gradient of the (weighted) batch mean: one pass."""
+    if weight is None:
+        grad /= grad.shape[0]
+    else:
+        grad *= (weight / grad.shape[0])[:, None]
+    return grad
 
 
 def _mean(losses, weight=None):

@@ -83,7 +83,6 @@ class L2:
         self.alpha = _check_alpha(alpha)
 
     def value(self, w):
-        w = np.asarray(w)
         return 0.5 * self.alpha * float(np.vdot(w, w))
 
     def grad(self, w):
