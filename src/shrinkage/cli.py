@@ -485,11 +485,10 @@ def build_parser():
 
 def _int_at_least(low, expected):
     """An argparse type: an int >= ``low``; ``expected`` describes it in the error."""
+    as_int = _parsed_as(int, expected)
+
     def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}; got {text!r}") from None
+        value = as_int(text)
         if value < low:
             raise argparse.ArgumentTypeError(f"expected {expected}; got {value}")
         return value
