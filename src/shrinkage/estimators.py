@@ -57,13 +57,18 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         return self._partial_fit(X, y, classes, sample_weight)
 
     def predict(self, X, mc_samples=0, random_state=None):
-        """Predicted class labels; with ``mc_samples > 0``, those of the Monte Carlo dropout average
-        (see :meth:`predict_proba`)."""
+        """Predicted class labels, shape ``(n_samples,)``.
+
+        ``X`` is an array of shape ``(n_samples, n_features_in_)``. With
+        ``mc_samples > 0``, the labels of the Monte Carlo dropout average (see
+        :meth:`predict_proba`), drawn from ``random_state``.
+        """
         check_is_fitted(self, "coefs_")
         return self.classes_[self._output(X, mc_samples, random_state).argmax(axis=1)]
 
     def decision_function(self, X):
-        """Class scores: the output layer before the softmax (or the hinge scores).
+        """Class scores of ``X`` (shape ``(n_samples, n_features_in_)``): the output layer before
+        the softmax (or the hinge scores).
 
         Shape ``(n_samples, n_classes)``; with two classes, scikit-learn's
         convention: shape ``(n_samples,)``, the score of ``classes_[1]`` minus
@@ -78,11 +83,12 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
 
     @available_if(_has_proba)
     def predict_proba(self, X, mc_samples=0, random_state=None):
-        """Class probabilities (softmax of the output layer).
+        """Class probabilities (softmax of the output layer), shape ``(n_samples, n_classes)``.
 
-        With ``mc_samples > 0``, dropout stays on and the probabilities are the
-        mean over that many stochastic passes (Monte Carlo dropout, Gal &
-        Ghahramani 2016), drawn from ``random_state``.
+        ``X`` is an array of shape ``(n_samples, n_features_in_)``. With
+        ``mc_samples > 0``, dropout stays on and the probabilities are the mean
+        over that many stochastic passes (Monte Carlo dropout, Gal & Ghahramani
+        2016), drawn from ``random_state`` (int, Generator or None).
         """
         out = self._output(X, mc_samples, random_state)
         return out if mc_samples else LOSSES["softmax"].output(out)
@@ -179,8 +185,11 @@ _COMMON_DOC = """
     best_epoch_ : int or None
     n_epochs_ : int
     stop_reason_ : str
-        ``"max_epochs"``, ``"patience"``, ``"gl"``, ``"pq"``, ``"up"``,
-        ``"non-finite"`` (validation loss), ``"non-finite loss"``.
+        Why training ended: ``"max_epochs"``; an early-stopping criterion
+        (``"patience"``, ``"gl"``, ``"pq"``, ``"up"``); ``"diverged"`` (a
+        non-finite training loss or validation value: the best or last
+        finished epoch's weights were restored, with a TrainingDivergedWarning); ``"interrupted"``
+        (Ctrl-C, see :meth:`fit`); ``"callback"`` (a callback asked to stop).
 """
 
 
@@ -190,7 +199,9 @@ class MLPClassifier(_ClassifierBase):
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(100,)
+        Units of each hidden layer; ``()`` is a linear model.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden units' activation.
     loss : {"softmax", "hinge"}, default="softmax"
         Softmax cross-entropy or Weston-Watkins multiclass hinge, mean over the batch.
     dropout : float in [0, 1), default=0.0
@@ -274,7 +285,9 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
     Parameters
     ----------
     hidden_layer_sizes : tuple of int, default=(100,)
+        Units of each hidden layer; ``()`` is a linear model.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden units' activation.
     loss : {"squared_error"}, default="squared_error"
         ``mean_i 1/2 * sum_k (f_ik - y_ik)**2``.
     dropout : float in [0, 1), default=0.0
@@ -319,7 +332,12 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
         return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X, mc_samples=0, random_state=None):
-        """Predictions; with ``mc_samples > 0``, the mean of that many passes with dropout on."""
+        """Predictions for ``X`` (shape ``(n_samples, n_features_in_)``): shape ``(n_samples,)``, or
+        ``(n_samples, n_outputs)`` when fitted on a 2-D ``y``.
+
+        With ``mc_samples > 0``, the mean of that many passes with dropout on,
+        drawn from ``random_state`` (Monte Carlo dropout).
+        """
         out = self._output(X, mc_samples, random_state)
         return out.ravel() if self._y_1d else out
 

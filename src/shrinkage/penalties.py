@@ -77,18 +77,27 @@ def _check_step(step):
 
 
 class L2:
-    """Squared L2 penalty ``alpha / 2 * sum(w**2)`` (ridge, coupled weight decay)."""
+    """Squared L2 penalty ``alpha / 2 * sum(w**2)`` (ridge, coupled weight decay).
+
+    ``alpha`` (a finite float >= 0) is the strength; the gradient is ``alpha * w``.
+    """
 
     def __init__(self, alpha=1e-4):
         self.alpha = _check_alpha(alpha)
 
     def value(self, w):
+        """``alpha / 2 * sum(w**2)`` as a float."""
         return 0.5 * self.alpha * float(np.vdot(w, w))
 
     def grad(self, w):
+        """``alpha * w``, an array shaped like ``w``."""
         return self.alpha * np.asarray(w)
 
     def prox(self, w, step):
+        """``w / (1 + step * alpha)``: the argmin of ``1/2 ||u - w||^2 + step * value(u)``.
+
+        ``step`` (a finite float >= 0) is the step size, for example the learning rate.
+        """
         return np.asarray(w) / (1.0 + _check_step(step) * self.alpha)
 
     def __repr__(self):
@@ -98,20 +107,28 @@ class L2:
 class L1:
     """L1 penalty ``alpha * sum(|w|)`` (lasso).
 
-    The subgradient uses ``sign(0) = 0``. The proximal operator is
-    soft-thresholding at ``alpha * step`` and gives exact zeros.
+    ``alpha`` (a finite float >= 0) is the strength. The subgradient uses
+    ``sign(0) = 0``. The proximal operator is soft-thresholding at
+    ``alpha * step`` and gives exact zeros.
     """
 
     def __init__(self, alpha=1e-4):
         self.alpha = _check_alpha(alpha)
 
     def value(self, w):
+        """``alpha * sum(|w|)`` as a float."""
         return self.alpha * float(np.abs(w).sum())
 
     def grad(self, w):
+        """The subgradient ``alpha * sign(w)`` with ``sign(0) = 0``, an array shaped like ``w``."""
         return self.alpha * np.sign(w)
 
     def prox(self, w, step):
+        """Soft-thresholding ``sign(w) * max(|w| - alpha * step, 0)``: exact zeros where
+        ``|w| <= alpha * step``; the argmin of ``1/2 ||u - w||^2 + step * value(u)``.
+
+        ``step`` (a finite float >= 0) is the step size, for example the learning rate.
+        """
         return soft_threshold(np.asarray(w), self.alpha * _check_step(step))
 
     def __repr__(self):
@@ -121,8 +138,9 @@ class L1:
 class ElasticNet:
     """Elastic net ``alpha * (l1_ratio * |w|_1 + (1 - l1_ratio) / 2 * |w|_2^2)``.
 
-    ``l1_ratio=1`` is :class:`L1`, ``l1_ratio=0`` is :class:`L2`, both with
-    the same ``alpha``.
+    ``alpha`` (a finite float >= 0) is the strength and ``l1_ratio`` (in
+    [0, 1]) the mix: ``l1_ratio=1`` is :class:`L1`, ``l1_ratio=0`` is
+    :class:`L2`, both with the same ``alpha``.
     """
 
     def __init__(self, alpha=1e-4, l1_ratio=0.5):
@@ -140,13 +158,18 @@ class ElasticNet:
         return L2(self.alpha * (1.0 - self.l1_ratio))
 
     def value(self, w):
+        """The L1 part's value plus the L2 part's, as a float."""
         return self.l1.value(w) + self.l2.value(w)
 
     def grad(self, w):
+        """``alpha * (l1_ratio * sign(w) + (1 - l1_ratio) * w)`` with ``sign(0) = 0``."""
         return self.l1.grad(w) + self.l2.grad(w)
 
     def prox(self, w, step):
-        # The prox of a sum of an L1 and an L2 term: soft-threshold, then shrink.
+        """Soft-threshold at ``alpha * l1_ratio * step``, then divide by
+        ``1 + step * alpha * (1 - l1_ratio)``: the argmin of
+        ``1/2 ||u - w||^2 + step * value(u)`` (exact zeros, like :class:`L1`).
+        """
         return self.l2.prox(self.l1.prox(w, step), step)
 
     def __repr__(self):
