@@ -104,6 +104,11 @@ def test_batch_size_is_checked_against_the_training_part_after_the_hold_out():
         MLPClassifier(batch_size=40, early_stopping=True).fit(X, y)
 
 
+def test_partial_fit_classes_of_mixed_types():
+    with pytest.raises(ValueError, match="Mix of label input types"):
+        MLPClassifier().partial_fit(X, y, classes=[0, "a"])
+
+
 def test_resume_without_checkpoint():
     with pytest.raises(ValueError, match="resume=True needs a checkpoint path"):
         MLPClassifier().fit(X, y, resume=True)
@@ -118,6 +123,8 @@ BAD_DATA = [
     ("single class", lambda: (X, y * 0), "needs samples of at least 2 classes in the data; got 1 class (0)"),
     ("strings", lambda: (np.full((40, 3), "a"), y), "X must contain only numbers; could not convert string"),
     ("continuous labels", lambda: (X, X[:, 0]), "Unknown label type: continuous"),
+    ("mixed label types", lambda: (X, np.array(["a", 1] * 20, dtype=object)),
+     "y must hold labels of one type (all strings or all numbers)"),
     ("1-D X", lambda: (X[:, 0], y), "Expected 2D array, got 1D array instead"),
 ]
 

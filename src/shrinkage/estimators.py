@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .losses import LOSSES
@@ -28,9 +28,12 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
             return validate_data(self, X, y, reset=reset, dtype=self._dtype())
 
     def _encode_targets(self, y, reset, classes=None):
-        check_classification_targets(y)
+        try:
+            check_classification_targets(y)
+        except TypeError as error:  # NumPy cannot sort labels of mixed types
+            raise ValueError(f"y must hold labels of one type (all strings or all numbers); {error}") from None
         if reset:
-            self.classes_ = np.unique(y) if classes is None else np.unique(classes)
+            self.classes_ = unique_labels(y if classes is None else classes)  # refuses mixed str/number
             if len(self.classes_) < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs samples of at least 2 classes in the data; "
