@@ -4,7 +4,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from shrinkage.report import write_outputs
+from shrinkage.report import mean_and_spread, write_outputs
 from shrinkage.study import Configuration, StudySpec, prepare_data, run_study, summarize
 
 VOID = {"meta", "img", "br", "hr", "link", "input"}
@@ -98,3 +98,9 @@ def test_best_configuration_breaks_accuracy_ties_by_validation_loss():
     results = [run("none", s, 0.9, 0.30) for s in (0, 1)] + [run("l2", s, 0.9, 0.25) for s in (0, 1)]
     results += [run("dropout", s, 0.9, float("nan")) for s in (0, 1)] + [run("worse", s, 0.8, 0.1) for s in (0, 1)]
     assert summarize(spec, results)[1] == "l2"  # tied with none and dropout on accuracy, lowest val loss
+
+
+def test_spread_is_shown_only_when_there_are_several_runs():
+    assert mean_and_spread(0.9876, 0.0123, 3, scale=100) == "98.8 ± 1.2"
+    assert mean_and_spread(0.9876, 0.0, 1, scale=100) == "98.8"
+    assert mean_and_spread(0.12345, 0.001, 2, digits=3) == "0.123 ± 0.001"

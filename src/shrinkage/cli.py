@@ -112,7 +112,7 @@ def cmd_study(args):
     n_runs = len(spec.configurations) * spec.seeds
     on_result, on_epoch, close = _progress(args.quiet, n_runs, spec.model["max_epochs"])
     if not args.quiet and not sys.stdout.isatty():
-        print(f"shrinkage study: {len(spec.configurations)} configurations x {spec.seeds} seeds "
+        print(f"shrinkage study: {len(spec.configurations)} configurations x {_count(spec.seeds, 'seed')} "
               f"on {dataset.name}, {jobs} job(s)", flush=True)
 
     started = time.perf_counter()
@@ -134,10 +134,9 @@ def cmd_study(args):
             "jobs": jobs, "version": __version__}
     paths = write_outputs(args.out, spec, rows, best, results, meta)
     if not args.quiet:
-
         console = _console()
-        render_table(rows, best, console, title=f"shrinkage study on {dataset.name} ({spec.seeds} seeds, "
-                                                  f"{seconds:.0f}s)")
+        render_table(rows, best, console,
+                     title=f"shrinkage study on {dataset.name} ({_count(spec.seeds, 'seed')}, {seconds:.0f}s)")
         for row in rows:
             console.print(f"• {row['finding']}", highlight=False, markup=False)
         console.print(f"Report: {paths['report']}  Data: {paths['results']}, {paths['history']}",
@@ -210,6 +209,11 @@ def _checked_estimator(cls, params):
     return est
 
 
+def _count(n, noun):
+    """``"1 seed"``, ``"3 seeds"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _console():
     """A rich console: the terminal's width, or 150 columns when the output is a file or pipe."""
     from rich.console import Console
@@ -279,6 +283,7 @@ def cmd_sweep(args):
     from .serialization import save
     from .sweep import SweepError, SweepSpec, format_point, parse_param, run_sweep, summarize_sweep
     from .sweep import write_sweep_report
+    from .report import mean_and_spread
 
     if args.scheduler and args.jobs:
         raise CommandError("give --jobs (local processes) or --scheduler (a Dask cluster), not both")
@@ -310,8 +315,8 @@ def cmd_sweep(args):
                   f"{100 * result['zero_fraction']:.1f}% zeros, {result['seconds']:.1f}s", flush=True)
 
     if not args.quiet:
-        print(f"shrinkage sweep: {len(spec.points())} points x {spec.cv or spec.seeds} splits = {n_tasks} fits "
-              f"on {ds.name}", flush=True)
+        print(f"shrinkage sweep: {len(spec.points())} points x {_count(spec.cv or spec.seeds, 'split')} = "
+              f"{n_tasks} fits on {ds.name}", flush=True)
     try:
         results, interrupted = run_sweep(spec, ds.X_train, ds.y_train, args.out, jobs=args.jobs or -1,
                                          resume=args.resume, on_result=log, scheduler=args.scheduler)
@@ -336,8 +341,9 @@ def cmd_sweep(args):
             table.add_column(col, justify="left" if col == "point" else "right")
         for row in rows:
             mark = "★ " if row is best else ""
-            table.add_row(mark + format_point(row["point"]), f"{100 * row['score']:.1f} ± "
-                          f"{100 * row['score_std']:.1f}", f"{100 * row['zero_fraction']:.1f}%")
+            table.add_row(mark + format_point(row["point"]),
+                          mean_and_spread(row["score"], row["score_std"], row["n"], scale=100),
+                          f"{100 * row['zero_fraction']:.1f}%")
         _console().print(table)
         print(f"best: {format_point(best['point'])}; refitted on the training split: test accuracy "
               f"{test_accuracy:.4f}; saved {Path(args.out) / 'best.npz'}; report {report}")

@@ -18,21 +18,28 @@ import numpy as np
 
 from .study import HIST_EDGES, METRICS
 
-__all__ = ["write_outputs", "render_table", "format_row", "png_base64", "CSS"]
+__all__ = ["write_outputs", "render_table", "format_row", "mean_and_spread", "png_base64", "CSS"]
 
 
-def _pct(stat):
-    return f"{100 * stat['mean']:.1f} ± {100 * stat['std']:.1f}"
+def mean_and_spread(mean, std, n_runs, scale=1.0, digits=1):
+    """``"mean ± std"``, or the mean alone from a single run (which measures no spread)."""
+    text = f"{scale * mean:.{digits}f}"
+    return text if n_runs < 2 else f"{text} ± {scale * std:.{digits}f}"
 
 
 def format_row(row):
     """The table's cells for one configuration, as strings."""
+    n = row["n_runs"]
+
+    def pct(stat):
+        return mean_and_spread(stat["mean"], stat["std"], n, scale=100)
+
     return [
         row["config"],
-        _pct(row["test_accuracy"]),
-        _pct(row["train_accuracy"]),
-        _pct(row["gap"]),
-        f"{row['best_val_loss']['mean']:.3f} ± {row['best_val_loss']['std']:.3f}",
+        pct(row["test_accuracy"]),
+        pct(row["train_accuracy"]),
+        pct(row["gap"]),
+        mean_and_spread(row["best_val_loss"]["mean"], row["best_val_loss"]["std"], n, digits=3),
         f"{100 * row['zero_fraction']['mean']:.1f}%",
         f"{row['epochs']['mean']:.0f}",
         f"{row['seconds']['mean']:.1f}s",
@@ -169,6 +176,8 @@ def render_html(spec, rows, best, results, meta):
         for c in spec.configurations
     )
     model = e(json.dumps(spec.to_dict()["model"]))
+    spread = ("1 seed per configuration" if spec.seeds == 1
+              else f"{spec.seeds} seeds per configuration; mean ± standard deviation over seeds")
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head><meta charset="utf-8"><title>shrinkage study: {e(spec.data)}</title><style>{CSS}</style></head>
@@ -176,7 +185,7 @@ def render_html(spec, rows, best, results, meta):
 <h1>What each regularizer did on {e(meta['dataset'])}</h1>
 <p>{e(meta['dataset_description'])}: {meta['n_train']} training, {meta['n_val']} validation and
 {meta['n_test']} test examples, {meta['n_features']} features. Model: <code>{model}</code>.
-{spec.seeds} seed(s) per configuration; mean ± standard deviation over seeds. Total time {meta['seconds']:.0f} s.</p>
+{spread}. Total time {meta['seconds']:.0f} s.</p>
 <h2>Results</h2>
 <table><tr>{header_cells}</tr>{''.join(body)}</table>
 <p>★ best mean test accuracy (on a tie, the lower best validation loss). The gap is train accuracy minus

@@ -318,7 +318,7 @@ def write_sweep_report(out_dir, spec, rows, best, meta):
 
     import matplotlib
 
-    from .report import CSS
+    from .report import CSS, mean_and_spread
 
     matplotlib.use("Agg")
     e = html.escape
@@ -330,7 +330,8 @@ def write_sweep_report(out_dir, spec, rows, best, meta):
     best_attr, star = ' class="best"', "★ "
     body = "".join(
         f"<tr{best_attr if row is best else ''}><td>{star if row is best else ''}"
-        f"{e(format_point(row['point']))}</td><td>{100 * row['score']:.1f} ± {100 * row['score_std']:.1f}</td>"
+        f"{e(format_point(row['point']))}</td>"
+        f"<td>{mean_and_spread(row['score'], row['score_std'], row['n'], scale=100)}</td>"
         f"<td>{100 * row['zero_fraction']:.1f}%</td><td>{row['n']}</td></tr>"
         for row in rows
     )
