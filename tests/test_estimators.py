@@ -217,6 +217,22 @@ def test_partial_fit_continues_from_user_weights_and_optimizer_state(digits_spli
     assert np.abs(clf.coefs_[-1]).max() < 0.1  # continued from the zeros the user set
 
 
+def test_partial_fit_applies_settings_changed_by_set_params(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(16,), optimizer="sgd", learning_rate=0.1, momentum=0.9, random_state=0)
+    clf.partial_fit(X_tr, y_tr, classes=np.unique(y_tr)).partial_fit(X_tr, y_tr)
+    before = [W.copy() for W in clf.coefs_]
+    clf.set_params(learning_rate=1e-9).partial_fit(X_tr, y_tr)  # the velocity stays, its steps shrink with lr
+    assert max(np.abs(W - W0).max() for W, W0 in zip(clf.coefs_, before)) < 1e-6
+    clf.set_params(learning_rate=0.1, penalty="l1", alpha=0.05).partial_fit(X_tr, y_tr)
+    assert np.mean(clf.coefs_[0] == 0) > 0.03  # the new penalty acts at once (exact zeros; none before)
+    with pytest.raises(ValueError, match=r"learning_rate must be a float in \(0, inf\); got -1.0"):
+        clf.set_params(learning_rate=-1.0).partial_fit(X_tr, y_tr)
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(8,\) does not match the fitted network's "
+                                         r"hidden layers \(16,\); partial_fit continues that network"):
+        clf.set_params(learning_rate=0.1, hidden_layer_sizes=(8,)).partial_fit(X_tr, y_tr)
+
+
 def test_linear_classifier_coef_shape_and_setter(digits_split):
     X_tr, _, y_tr, _ = digits_split
     lin = LinearClassifier(max_epochs=3).fit(X_tr, y_tr)

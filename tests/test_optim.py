@@ -275,3 +275,70 @@ def test_adam_reads_the_moments_of_older_checkpoints():
     new.apply(a, g.copy())
     old_style.apply(b, g.copy())
     np.testing.assert_allclose(b, a, rtol=1e-12)
+
+
+def _steps(updater, params, grads):
+    for g in grads:
+        params.coef_grads[0][...] = g[0]
+        _scaled_step(updater, params)
+
+
+def _scaled_step(updater, params):
+    """One step as the training loop takes it: the gradient in the optimizer's scale."""
+    scale = updater.gradient_scale
+    params.grad *= scale
+    updater.step(params, scale)
+
+
+def _continue_with(first, second, grads, w0):
+    """``first`` for half the steps, then ``second`` carrying its state on; the final weights."""
+    params = Parameters.from_arrays([w0.copy()], [np.zeros(w0.shape[1])], dtype=np.float64)
+    half = len(grads) // 2
+    first.init(params)
+    _steps(first, params, grads[:half])
+    second.init(params)
+    second.continue_from(first)
+    _steps(second, params, grads[half:])
+    return params.coefs[0]
+
+
+def test_sgd_with_new_settings_keeps_its_velocity_as_pytorch_does():
+    # set_params(learning_rate=..., momentum=...) between partial_fit calls: PyTorch keeps the
+    # momentum buffer v = mu v + g and steps lr v with the new lr and mu.
+    w0, grads = rng.normal(size=(3, 2)), random_grads([(3, 2)], steps=6)
+    w = _continue_with(Updater(SGD(0.1, 0.9)), Updater(SGD(0.02, 0.5)), grads, w0)
+    ref, v = w0.copy(), np.zeros_like(w0)
+    for k, (g,) in enumerate(grads):
+        lr, mu = (0.1, 0.9) if k < 3 else (0.02, 0.5)
+        v = mu * v + g
+        ref = ref - lr * v
+    np.testing.assert_allclose(w, ref, rtol=1e-12)
+
+
+def test_adam_with_new_settings_keeps_its_moments_and_step_count():
+    w0, grads = rng.normal(size=(4, 3)), random_grads([(4, 3)], steps=8)
+    w = _continue_with(Updater(Adam(0.01)), Updater(Adam(0.003, beta_1=0.8, beta_2=0.99)), grads, w0)
+    ref, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    for t, (g,) in enumerate(grads, start=1):
+        lr, b1, b2 = (0.01, 0.9, 0.999) if t <= 4 else (0.003, 0.8, 0.99)
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        ref = ref - lr * (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + 1e-8)
+    np.testing.assert_allclose(w, ref, rtol=1e-10)
+
+
+def test_continue_from_carries_only_state_of_the_same_kind():
+    params = Parameters.from_arrays([rng.normal(size=(5, 2))], [np.zeros(2)], dtype=np.float64)
+    grads = random_grads([(5, 2)], steps=3)
+    chain = dict(penalty="l1", alpha=0.01, l1_ratio=1.0, l1_method="cumulative", weight_decay=0.0,
+                 max_norm=None, max_norm_layers=[0])
+    sgd = Updater(SGD(0.1, 0.9), build_regularizers(**chain)[0])
+    sgd.init(params)
+    _steps(sgd, params, grads)
+    adam = Updater(Adam(0.01), build_regularizers(**{**chain, "alpha": 0.02})[0])
+    adam.init(params)
+    adam.continue_from(sgd)
+    assert adam.optimizer.t == 0 and not adam.optimizer.m.any()  # another optimizer: afresh
+    (cum_sgd,), (cum_adam,) = sgd.regularizers, adam.regularizers
+    assert cum_sgd.state.u.any() and np.array_equal(cum_adam.state.u, cum_sgd.state.u)  # same kind: carried
+    np.testing.assert_array_equal(cum_adam.state.q, cum_sgd.state.q)

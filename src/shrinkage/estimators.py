@@ -54,6 +54,10 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
 
         ``classes`` (every label that will ever be seen) is required on the first call.
         ``sample_weight`` weighs the samples of this call as in :meth:`fit`.
+        Parameters changed with ``set_params`` since the last call apply from
+        this one on (a learning-rate schedule, a new penalty); the optimizer
+        keeps its momentum or moments, as PyTorch does when a learning rate
+        changes. ``hidden_layer_sizes`` must still describe the fitted network.
         """
         if not hasattr(self, "coefs_") and classes is None:
             raise ValueError("classes must be given on the first call to partial_fit; got None")
@@ -331,6 +335,8 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
         """One pass over ``(X, y)``, continuing from ``coefs_``/``intercepts_`` and the optimizer state.
 
         ``sample_weight`` weighs the samples of this call as in :meth:`fit`.
+        Parameters changed with ``set_params`` since the last call apply from
+        this one on; the optimizer keeps its state (see MLPClassifier.partial_fit).
         """
         return self._partial_fit(X, y, sample_weight=sample_weight)
 

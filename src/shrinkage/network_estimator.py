@@ -72,6 +72,9 @@ _PARAMETER_TABLE = {
 }
 DEFAULT_PATIENCE = 10
 DEFAULT_L1_RATIO = 0.5
+# What _updater builds the optimizer and the regularization chain from.
+_UPDATER_PARAMS = ("optimizer", "learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon", "penalty",
+                   "alpha", "l1_ratio", "l1_method", "weight_decay", "max_norm")
 
 
 def warn_at_caller(message, category):
@@ -293,7 +296,21 @@ class NetworkEstimator(BaseEstimator):
         n_layers = len(self.coefs_)
         return list(range(n_layers - 1)) if n_layers > 1 else [0]
 
+    def _check_hidden_layers(self):
+        """``partial_fit`` continues the fitted network: ``hidden_layer_sizes`` must still describe it."""
+        fitted = tuple(int(np.shape(W)[1]) for W in self.coefs_[:-1])
+        if fitted != self._hidden_sizes():
+            raise ValueError(
+                f"hidden_layer_sizes={self._hidden_sizes()} does not match the fitted network's hidden "
+                f"layers {fitted}; partial_fit continues that network (call fit to start a new one)"
+            )
+
+    def _updater_settings(self):
+        """The parameters the optimizer and the regularization chain are built from."""
+        return {name: getattr(self, name) for name in _UPDATER_PARAMS}
+
     def _updater(self):
+        self._updater_settings_ = self._updater_settings()
         if self.optimizer == "adam":
             opt = Adam(self.learning_rate, self.beta_1, self.beta_2, self.epsilon)
         else:
@@ -407,8 +424,9 @@ class NetworkEstimator(BaseEstimator):
 
     def _partial_fit(self, X, y, classes=None, sample_weight=None):
         first = not hasattr(self, "coefs_")
-        if first:
-            self._check_params()
+        self._check_params()  # every call: set_params may have changed them since the last one
+        if not first:
+            self._check_hidden_layers()
         X, y = self._validate_xy(X, y, reset=first)
         weight = _scaled_weight(_check_weight(sample_weight, len(X)), X.dtype)
         if first:
@@ -418,14 +436,18 @@ class NetworkEstimator(BaseEstimator):
             self.history_ = {}
         else:
             target = self._encode_targets(y, reset=False, classes=classes)
-        # Keep the optimizer state unless the user replaced the weights with other shapes.
-        shapes = [np.shape(W) for W in self.coefs_]
-        new_updater = getattr(self, "_updater_layout_", None) != shapes
+        # Keep the optimizer state unless the user replaced the weights with other shapes; after
+        # set_params, the current settings apply and the state carries over (Updater.continue_from).
+        same_shapes = getattr(self, "_updater_layout_", None) == [np.shape(W) for W in self.coefs_]
+        previous = self._updater_ if same_shapes else None
+        new_updater = previous is None or self._updater_settings_ != self._updater_settings()
         if new_updater:
             self._updater_, self._penalty_ = self._updater()
         offset = len(self.history_.get("loss", []))
         trainer = self._trainer(X, target, None, None, None, epoch_offset=offset, init_updater=new_updater,
                                 weight=weight)
+        if new_updater and previous is not None:
+            self._updater_.continue_from(previous)
         with stop_on_sigint(trainer):
             outcome = trainer.run(1)
         self._finish(outcome, trainer, partial=True)

@@ -136,6 +136,12 @@ class SGD:
         """``factor`` times the step size of a proximal step on ``data[entries]`` (a slice): one number."""
         return factor * self.learning_rate
 
+    def continue_from(self, old):
+        """Take over ``old``'s momentum buffer ``v`` (an SGD on the same parameters, perhaps with another
+        learning rate or momentum), as PyTorch does when a parameter group's ``lr`` changes."""
+        if self.update is not None and old.update is not None:
+            np.multiply(old.update, self.learning_rate / old.learning_rate, out=self.update)  # -lr v, same v
+
     def state_dict(self):
         return {"update": self.update}
 
@@ -237,6 +243,14 @@ class Adam:
         denom *= self._sqrt_scale
         denom += self._eps_scaled
         return np.divide(factor * self.learning_rate * self._denom_scale, denom, out=denom)
+
+    def continue_from(self, old):
+        """Take over ``old``'s step count and moments (an Adam on the same parameters, perhaps with other
+        settings), as PyTorch does when a parameter group's settings change: the moments ``m`` and ``v``
+        stay as they are; new betas apply from the next step on."""
+        self.t = old.t
+        np.multiply(old.m, (1.0 - old.beta_1) / (1.0 - self.beta_1), out=self.m)
+        np.multiply(old.v, (1.0 - old.beta_2) / (1.0 - self.beta_2), out=self.v)
 
     def state_dict(self):
         return {"t": self.t, "m_sum": self.m, "v_sum": self.v}  # m / (1 - b1) and v / (1 - b2)
@@ -427,6 +441,17 @@ class Updater:
         self.optimizer.apply(params.data, params.grad, self._l2, params.n_weights, self._l1, grad_scale)
         for project in self._hooks["project"]:
             project(params, self.optimizer)
+
+    def continue_from(self, old):
+        """After :meth:`init`, carry over the state of ``old``, an updater of the same parameters built
+        from other settings (``partial_fit`` after ``set_params``): the optimizer's when it is of the
+        same kind, and each stateful regularizer's from one of the same kind. The rest starts afresh."""
+        if type(self.optimizer) is type(old.optimizer):
+            self.optimizer.continue_from(old.optimizer)
+        previous = {type(reg): reg for reg in old.regularizers}
+        for reg in self.regularizers:
+            if type(reg) in previous:
+                reg.load_state_dict(previous[type(reg)].state_dict())
 
     def state_dict(self):
         return {"optimizer": self.optimizer.state_dict(),
