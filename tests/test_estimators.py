@@ -226,6 +226,8 @@ def test_partial_fit_applies_settings_changed_by_set_params(digits_split):
     assert max(np.abs(W - W0).max() for W, W0 in zip(clf.coefs_, before)) < 1e-6
     clf.set_params(learning_rate=0.1, penalty="l1", alpha=0.05).partial_fit(X_tr, y_tr)
     assert np.mean(clf.coefs_[0] == 0) > 0.03  # the new penalty acts at once (exact zeros; none before)
+    clf.set_params(dtype="float64").partial_fit(X_tr, y_tr)
+    assert clf._updater_.optimizer.update.dtype == clf.coefs_[0].dtype == np.float64
     with pytest.raises(ValueError, match=r"learning_rate must be a float in \(0, inf\); got -1.0"):
         clf.set_params(learning_rate=-1.0).partial_fit(X_tr, y_tr)
     with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(8,\) does not match the fitted network's "

@@ -72,9 +72,9 @@ _PARAMETER_TABLE = {
 }
 DEFAULT_PATIENCE = 10
 DEFAULT_L1_RATIO = 0.5
-# What _updater builds the optimizer and the regularization chain from.
+# What _updater builds the optimizer and the regularization chain from (and dtype, their buffers' type).
 _UPDATER_PARAMS = ("optimizer", "learning_rate", "momentum", "nesterov", "beta_1", "beta_2", "epsilon", "penalty",
-                   "alpha", "l1_ratio", "l1_method", "weight_decay", "max_norm")
+                   "alpha", "l1_ratio", "l1_method", "weight_decay", "max_norm", "dtype")
 
 
 def warn_at_caller(message, category):
