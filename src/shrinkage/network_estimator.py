@@ -440,7 +440,7 @@ class NetworkEstimator(BaseEstimator):
         # set_params, the current settings apply and the state carries over (Updater.continue_from).
         same_shapes = getattr(self, "_updater_layout_", None) == [np.shape(W) for W in self.coefs_]
         previous = self._updater_ if same_shapes else None
-        new_updater = previous is None or self._updater_settings_ != self._updater_settings()
+        new_updater = previous is None or getattr(self, "_updater_settings_", None) != self._updater_settings()
         if new_updater:
             self._updater_, self._penalty_ = self._updater()
         offset = len(self.history_.get("loss", []))
