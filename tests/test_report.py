@@ -104,3 +104,25 @@ def test_spread_is_shown_only_when_there_are_several_runs():
     assert mean_and_spread(0.9876, 0.0123, 3, scale=100) == "98.8 ± 1.2"
     assert mean_and_spread(0.9876, 0.0, 1, scale=100) == "98.8"
     assert mean_and_spread(0.12345, 0.001, 2, digits=3) == "0.123 ± 0.001"
+
+
+def test_log_axis_labels_are_plain_numbers_and_thin_out_with_the_range():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from shrinkage.report import _plain_log_labels
+
+    fig, ax = plt.subplots()
+    ax.set_yscale("log")
+    labels = {}
+    for low, high in ((0.3, 0.9), (0.2, 2.0), (1e-3, 2.0)):
+        ax.set_ylim(low, high)
+        _plain_log_labels(ax)
+        minor = ax.yaxis.get_minor_formatter()
+        labels[(low, high)] = [minor(v, 0) for v in (0.3, 0.5)], ax.yaxis.get_major_formatter()(0.1, 0)
+    plt.close(fig)
+    assert labels[(0.3, 0.9)] == (["0.3", "0.5"], "0.1")  # within a decade: every tick
+    assert labels[(0.2, 2.0)] == (["", "0.5"], "0.1")  # one to two decades: the 2s and 5s
+    assert labels[(1e-3, 2.0)] == (["", ""], "0.1")  # wider: decades only

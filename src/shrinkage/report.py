@@ -78,12 +78,12 @@ def png_base64(fig):
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _grid(n):
+def _grid(n, sharey=False):
     import matplotlib.pyplot as plt
 
     cols = min(3, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.9 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.9 * rows), squeeze=False, sharey=sharey)
     for ax in axes.flat[n:]:
         ax.axis("off")
     return fig, axes.flat
@@ -110,7 +110,9 @@ def plot_accuracy(rows, best):
 
 
 def plot_learning_curves(spec, results):
-    fig, axes = _grid(len(spec.configurations))
+    from matplotlib.ticker import MaxNLocator
+
+    fig, axes = _grid(len(spec.configurations), sharey=True)  # one scale: the panels compare at a glance
     for ax, config in zip(axes, spec.configurations):
         runs = [r for r in results if r["config"] == config.name]
         for i, r in enumerate(runs):
@@ -118,16 +120,36 @@ def plot_learning_curves(spec, results):
             ax.plot(r["history"]["loss"], color="tab:blue", alpha=alpha, lw=1, label="train" if i == 0 else None)
             ax.plot(r["history"]["val_loss"], color="tab:red", alpha=alpha, lw=1,
                     label="validation" if i == 0 else None)
-            if r["best_epoch"] is not None and r["stop_reason"] != "max_epochs":
-                ax.axvline(r["epochs"] - 1, color="gray", ls=":", lw=1)
+            if r["best_epoch"] is not None:  # early stopping: the epoch whose weights the model keeps
+                ax.plot(r["best_epoch"], r["history"]["val_loss"][r["best_epoch"]], "o", color="tab:red",
+                        alpha=alpha, ms=4, label="best epoch (kept)" if i == 0 else None)
+                if r["stop_reason"] != "max_epochs":
+                    ax.axvline(r["epochs"] - 1, color="gray", ls=":", lw=1, label="stopped" if i == 0 else None)
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(config.name, fontsize=10)
         ax.set_xlabel("epoch", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(which="both", labelsize=7)
         ax.legend(fontsize=7)
+    _plain_log_labels(axes[0])
     fig.suptitle("Training loss (with penalty) and validation loss; seed 0 solid, other seeds faint", fontsize=10)
     fig.tight_layout()
     return png_base64(fig)
+
+
+def _plain_log_labels(ax):
+    """Label a log y axis 0.5, 0.1, 0.01 rather than 5x10^-1: every minor tick when it spans less than
+    a decade, the 2s and 5s when less than two, none beyond."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    low, high = ax.get_ylim()
+    shown = range(1, 10) if high < 10 * low else (2, 5) if high < 100 * low else ()
+
+    def minor(value, _):
+        return f"{value:g}" if round(value / 10 ** np.floor(np.log10(value))) in shown else ""
+
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(minor) if shown else NullFormatter())
 
 
 def plot_weight_histograms(spec, results):
