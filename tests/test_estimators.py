@@ -10,6 +10,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import (
     check_regressor_multioutput,
     check_sample_weight_equivalence_on_dense_data,
+    check_sample_weight_equivalence_on_sparse_data,
     parametrize_with_checks,
 )
 
@@ -20,11 +21,12 @@ from shrinkage.optim import Updater
 def expected_failures(estimator):
     """The checks that only a float64 model can pass, each run in float64 by a test below."""
     failures = {
-        "check_sample_weight_equivalence_on_dense_data": (
+        f"check_sample_weight_equivalence_on_{kind}_data": (
             "shrinkage computes in float32 by default (DESIGN.md): fits with integer weights and with repeated "
             "samples agree to float32 rounding (4e-7 relative), the check asks 1e-7. It passes with "
             "dtype='float64' (test_sample_weight_equivalence_in_float64)."
         )
+        for kind in ("dense", "sparse")
     }
     if isinstance(estimator, MLPRegressor):
         failures["check_regressor_multioutput"] = (
@@ -49,9 +51,11 @@ def test_regressor_multioutput_in_float64():
 @pytest.mark.parametrize("estimator", [MLPClassifier(max_epochs=50, dtype="float64"),
                                        LinearClassifier(max_epochs=50, dtype="float64"),
                                        MLPRegressor(max_epochs=100, dtype="float64")])
-def test_sample_weight_equivalence_in_float64(estimator):
+@pytest.mark.parametrize("check", [check_sample_weight_equivalence_on_dense_data,
+                                   check_sample_weight_equivalence_on_sparse_data])
+def test_sample_weight_equivalence_in_float64(estimator, check):
     # full batches (15 and ~30 samples): integer weights must train exactly as repeated samples
-    check_sample_weight_equivalence_on_dense_data(type(estimator).__name__, estimator)
+    check(type(estimator).__name__, estimator)
 
 
 def test_pipeline_and_grid_search(digits_split):
@@ -233,6 +237,31 @@ def test_partial_fit_applies_settings_changed_by_set_params(digits_split):
     with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(8,\) does not match the fitted network's "
                                          r"hidden layers \(16,\); partial_fit continues that network"):
         clf.set_params(learning_rate=0.1, hidden_layer_sizes=(8,)).partial_fit(X_tr, y_tr)
+
+
+SPARSE_CASES = [
+    (LinearClassifier, dict(penalty="l1", alpha=1e-3)),
+    (MLPClassifier, dict(hidden_layer_sizes=(16,), dropout=0.2, input_dropout=0.1)),
+    (MLPClassifier, dict(hidden_layer_sizes=(16,), early_stopping=True, optimizer="sgd", penalty="elasticnet")),
+    (MLPRegressor, dict(hidden_layer_sizes=(8,), max_norm=1.0)),
+]
+
+
+@pytest.mark.parametrize("cls,params", SPARSE_CASES)
+def test_sparse_input_trains_as_the_same_dense_data(digits_split, cls, params):
+    import scipy.sparse as sp
+
+    X_tr, X_te, y_tr, _ = digits_split
+    X_tr, X_te = np.where(X_tr > 0.5, X_tr, 0.0), np.where(X_te > 0.5, X_te, 0.0)  # about half zeros
+    y = y_tr.astype(float) if cls is MLPRegressor else y_tr
+    weight = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    fits = [cls(max_epochs=4, random_state=0, **params).fit(data, y, sample_weight=weight)
+            for data in (X_tr, sp.csr_matrix(X_tr))]
+    for W_sparse, W_dense in zip(fits[1].coefs_, fits[0].coefs_):
+        np.testing.assert_allclose(W_sparse, W_dense, rtol=1e-4, atol=1e-5)  # float32 sums in another order
+    np.testing.assert_allclose(fits[1].predict(sp.csc_matrix(X_te)), fits[0].predict(X_te), rtol=1e-3, atol=1e-4)
+    clf = fits[1].partial_fit(sp.csr_matrix(X_tr), y)
+    assert np.isfinite(clf.coefs_[0]).all()
 
 
 def test_linear_classifier_coef_shape_and_setter(digits_split):

@@ -30,6 +30,31 @@ def test_dense_gradients():
     check_layer_gradients(Dense(W, b), rng.normal(size=(5, 4)), params=(W, b))
 
 
+def test_dense_takes_sparse_input_like_dense_input():
+    import scipy.sparse as sp
+
+    x = rng.normal(size=(6, 5)) * (rng.random((6, 5)) < 0.4)
+    W, b, grad_out = rng.normal(size=(5, 3)), rng.normal(size=3), rng.normal(size=(6, 3))
+    outputs, grads = [], []
+    for data in (x, sp.csr_matrix(x)):
+        layer = Dense(W, b, input_grad=False)
+        outputs.append(layer.forward(data, training=True))
+        layer.backward(grad_out)
+        grads.append([g.copy() for g in layer.grads])
+    assert isinstance(outputs[1], np.ndarray)
+    np.testing.assert_allclose(outputs[1], outputs[0], rtol=1e-12)
+    for sparse_grad, dense_grad in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(sparse_grad, dense_grad, rtol=1e-12)
+
+
+def test_input_dropout_makes_a_sparse_batch_dense():
+    import scipy.sparse as sp
+
+    x = np.eye(4)
+    out = Dropout(0.5, inplace=True).forward(sp.csr_matrix(x), training=True, rng=np.random.default_rng(0))
+    assert isinstance(out, np.ndarray) and set(np.unique(out)) <= {0.0, 2.0}
+
+
 def test_dense_first_layer_skips_input_gradient():
     layer = Dense(np.ones((2, 2)), np.zeros(2), input_grad=False)
     layer.forward(np.ones((3, 2)), training=True)

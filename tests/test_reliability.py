@@ -201,3 +201,24 @@ def test_memory_stays_flat_over_a_long_run(digits_split):
     growth = marks[199] / marks[20] - 1
     print(f"RSS epoch 20: {marks[20] / 2**20:.1f} MiB, epoch 199: {marks[199] / 2**20:.1f} MiB ({growth:+.2%})")
     assert abs(growth) < 0.03
+
+
+def test_checkpoints_of_sparse_data_resume_and_refuse_other_sparse_data(tmp_path, digits_split):
+    import scipy.sparse as sp
+
+    from shrinkage.checkpoint import CheckpointError
+
+    X_tr, _, y_tr, _ = digits_split
+    X = sp.csr_matrix(np.where(X_tr > 0.5, X_tr, 0.0))
+    path = tmp_path / "ck.npz"
+    whole = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(X, y_tr)
+    MLPClassifier(hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(X, y_tr, checkpoint=path)
+    with pytest.raises(CheckpointError, match="other training data"):
+        changed = X.copy()
+        changed.data[0] += 1.0
+        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(changed, y_tr, checkpoint=path,
+                                                                                  resume=True)
+    resumed = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(X, y_tr, checkpoint=path,
+                                                                                        resume=True)
+    for a, b in zip(resumed.coefs_, whole.coefs_):
+        np.testing.assert_array_equal(a, b)

@@ -25,7 +25,7 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
 
     def _validate_xy(self, X, y, reset):
         with _numeric_input():
-            return validate_data(self, X, y, reset=reset, dtype=self._dtype())
+            return validate_data(self, X, y, reset=reset, dtype=self._dtype(), accept_sparse="csr")
 
     def _encode_targets(self, y, reset, classes=None):
         try:
@@ -316,7 +316,8 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
 
     def _validate_xy(self, X, y, reset):
         with _numeric_input():
-            return validate_data(self, X, y, reset=reset, dtype=self._dtype(), multi_output=True, y_numeric=True)
+            return validate_data(self, X, y, reset=reset, dtype=self._dtype(), accept_sparse="csr",
+                                 multi_output=True, y_numeric=True)
 
     def _encode_targets(self, y, reset, classes=None):
         if reset:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = [
     "Dense",
@@ -60,7 +61,8 @@ class Dense(Layer):
     """Affine layer ``y = x @ W + b`` with ``W`` of shape ``(n_in, n_out)``.
 
     ``W`` and ``b`` are held by reference: the estimator's ``coefs_`` and
-    ``intercepts_`` are the very arrays that training updates.
+    ``intercepts_`` are the very arrays that training updates. ``x`` may be a
+    SciPy sparse matrix (a first layer on sparse data); the output is dense.
     """
 
     def __init__(self, W, b, dW=None, db=None, input_grad=True):
@@ -88,7 +90,10 @@ class Dense(Layer):
     def backward(self, grad_out):
         if self.grads[0] is None:
             self.grads = [np.zeros_like(self.W), np.zeros_like(self.b)]
-        np.matmul(self._x.T, grad_out, out=self.grads[0])
+        if sp.issparse(self._x):
+            self.grads[0][...] = self._x.T @ grad_out  # SciPy has no out=
+        else:
+            np.matmul(self._x.T, grad_out, out=self.grads[0])
         np.add.reduce(grad_out, axis=0, out=self.grads[1])
         self._x = None
         if not self.input_grad:
@@ -259,6 +264,8 @@ class Dropout(Layer):
     def forward(self, x, training=False, rng=None, sample=False, mask=None):
         if self.p == 0.0:
             return x
+        if sp.issparse(x):  # input dropout on sparse data: the batch becomes dense (a fresh array)
+            x = x.toarray()
         if training or sample or mask is not None:
             keep = keep_mask(x.shape, self.p, rng) if mask is None else mask
             if training and not self.after_relu:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -106,8 +107,11 @@ def _numeric_input():
 
 def _data_fingerprint(X, target, weight=None):
     """A cheap identity of the training data, so a checkpoint is not resumed on other data."""
-    fingerprint = {"shape": list(X.shape), "X": zlib.adler32(np.ascontiguousarray(X).data),
-                   "y": zlib.adler32(np.ascontiguousarray(target).data)}
+    parts = (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,)
+    checksum = 1
+    for part in parts:
+        checksum = zlib.adler32(np.ascontiguousarray(part).data, checksum)
+    fingerprint = {"shape": list(X.shape), "X": checksum, "y": zlib.adler32(np.ascontiguousarray(target).data)}
     if weight is not None:
         fingerprint["sample_weight"] = zlib.adler32(np.ascontiguousarray(weight).data)
     return fingerprint
@@ -346,7 +350,9 @@ class NetworkEstimator(BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or SciPy sparse matrix of shape (n_samples, n_features)
+            Sparse data (converted to CSR) stays sparse: each batch is a small
+            sparse matrix, the first layer multiplies it as such.
         y : array-like of shape (n_samples,) (or (n_samples, n_outputs) for MLPRegressor)
         validation_data : tuple ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``, optional
             Validation set for the history and early stopping. Without it,
@@ -388,7 +394,7 @@ class NetworkEstimator(BaseEstimator):
             raise ValueError("resume=True needs a checkpoint path; got checkpoint=None")
         self._check_params()
         X, y = self._validate_xy(X, y, reset=True)
-        weight = _check_weight(sample_weight, len(X))
+        weight = _check_weight(sample_weight, X.shape[0])
         target = self._encode_targets(y, reset=True)
         rng = as_generator(self.random_state)
         if not self._can_warm_start(X.shape[1]):
@@ -398,7 +404,7 @@ class NetworkEstimator(BaseEstimator):
             validation = self._validation_set(validation_data)
         elif self.early_stopping:
             X, target, weight, validation = self._hold_out(X, target, weight, rng)
-        self._check_batch_size(len(X))
+        self._check_batch_size(X.shape[0])
         weight = _scaled_weight(weight, X.dtype, "sample_weight of the training part")
         self.history_ = {}
         self._updater_, self._penalty_ = self._updater()
@@ -428,7 +434,7 @@ class NetworkEstimator(BaseEstimator):
         if not first:
             self._check_hidden_layers()
         X, y = self._validate_xy(X, y, reset=first)
-        weight = _scaled_weight(_check_weight(sample_weight, len(X)), X.dtype)
+        weight = _scaled_weight(_check_weight(sample_weight, X.shape[0]), X.dtype)
         if first:
             target = self._encode_targets(y, reset=True, classes=classes)
             self._rng_ = as_generator(self.random_state)
@@ -470,7 +476,7 @@ class NetworkEstimator(BaseEstimator):
             self._updater_,
             X,
             target,
-            batch_size=self._batch_size(len(X)),
+            batch_size=self._batch_size(X.shape[0]),
             rng=self._rng_,
             shuffle=self.shuffle,
             weight=weight,
@@ -561,7 +567,7 @@ class NetworkEstimator(BaseEstimator):
                              f"got {got}")
         X_val, y_val, *weight = validation_data
         X_val, y_val = self._validate_xy(X_val, y_val, reset=False)
-        weight = _check_weight(weight[0], len(X_val), "sample_weight_val") if weight else None
+        weight = _check_weight(weight[0], X_val.shape[0], "sample_weight_val") if weight else None
         return X_val, self._encode_targets(y_val, reset=False), _scaled_weight(weight, X_val.dtype)
 
     def _hold_out(self, X, target, weight, rng):
@@ -576,10 +582,10 @@ class NetworkEstimator(BaseEstimator):
             parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=seed)
         X_tr, X_val, t_tr, t_val = parts[:4]
         w_tr, w_val = parts[4:] if weight is not None else (None, None)
-        if len(X_tr) == 0 or len(X_val) == 0:
+        if X_tr.shape[0] == 0 or X_val.shape[0] == 0:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves no training or no validation "
-                f"samples out of {len(X)}; give more data or a different fraction"
+                f"samples out of {X.shape[0]}; give more data or a different fraction"
             )
         return X_tr, t_tr, w_tr, (X_val, t_val, _scaled_weight(w_val, X.dtype, "sample_weight of the held-out part"))
 
@@ -591,7 +597,7 @@ class NetworkEstimator(BaseEstimator):
     def _output(self, X, mc_samples=0, random_state=None):
         check_is_fitted(self, "coefs_")
         with _numeric_input():
-            X = validate_data(self, X, reset=False, dtype=self._dtype())
+            X = validate_data(self, X, reset=False, dtype=self._dtype(), accept_sparse="csr")
         network = self._network()
         if not mc_samples:
             return predict_in_batches(network, X)
@@ -608,4 +614,5 @@ class NetworkEstimator(BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        tags.input_tags.sparse = True
         return tags

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["Trainer", "train", "predict_in_batches", "TrainingOutcome", "Callback", "stop_on_sigint"]
 
@@ -62,24 +63,27 @@ def predict_in_batches(network, X, batch_size=None, rng=None, sample=False):
     if batch_size is None:
         widest = max([X.shape[1]] + [layer.W.shape[1] for layer in network.dense_layers])
         batch_size = max(256, PREDICT_ELEMENTS // widest)
-    if len(X) <= batch_size:
+    n = X.shape[0]
+    if n <= batch_size:
         return network.forward(X, training=False, rng=rng, sample=sample)
     parts = [
         network.forward(X[start:start + batch_size], training=False, rng=rng, sample=sample)
-        for start in range(0, len(X), batch_size)
+        for start in range(0, n, batch_size)
     ]
     return np.concatenate(parts)
 
 
 class _BatchGatherer:
-    """Copies the rows of one batch into a buffer that is reused across batches."""
+    """Copies the rows of one batch into a buffer that is reused across batches (a sparse matrix's
+    rows are taken as a new sparse matrix)."""
 
     def __init__(self, array, batch_size):
         self.array = array
-        self.buffer = np.empty((batch_size,) + array.shape[1:], dtype=array.dtype)
+        dense = not sp.issparse(array)
+        self.buffer = np.empty((batch_size,) + array.shape[1:], dtype=array.dtype) if dense else None
 
     def __call__(self, idx):
-        if len(idx) == len(self.buffer):
+        if self.buffer is not None and len(idx) == len(self.buffer):
             # mode="clip" lets take write straight into the buffer (mode="raise" buffers the copy);
             # the indices come from a permutation, so nothing is ever clipped.
             return self.array.take(idx, axis=0, out=self.buffer, mode="clip")
@@ -95,7 +99,7 @@ class Trainer:
     parameters : :class:`~shrinkage.parameters.Parameters`
     loss_fn : a loss from :mod:`shrinkage.losses`
     updater : :class:`~shrinkage.optim.Updater`, already ``init``-ed on ``parameters``
-    X, y : training arrays (``X`` in the network's dtype)
+    X, y : training arrays (``X`` in the network's dtype; a SciPy CSR matrix works too)
     weight : per-sample weights of ``X``'s rows, scaled to mean 1 (see :mod:`shrinkage.losses`), or None
     validation : ``(X_val, y_val)`` or ``(X_val, y_val, weight_val)``, or None
     score : ``score(output, y, weight) -> float`` for ``val_score``, or None
@@ -144,7 +148,7 @@ class Trainer:
 
     def _epoch(self):
         """One pass over the data; returns the mean data loss, or a non-finite value."""
-        n = len(self.X)
+        n = self.X.shape[0]
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         gather_x, gather_y, gather_weight = self._gather_x, self._gather_y, self._gather_weight
         network, parameters, step = self.network, self.parameters, self.updater.step
