@@ -202,6 +202,18 @@ def test_convergence_warning_only_when_epochs_run_out(digits_split):
                       max_epochs=100, random_state=0).fit(X_tr, y_tr)
 
 
+def test_convergence_warning_only_while_the_training_loss_still_falls(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    with pytest.warns(ConvergenceWarning, match=r"ran all max_epochs=20 epochs while its training loss was "
+                                                r"still falling \(\d+\.\d% over the last 10 epochs\)"):
+        LinearClassifier(max_epochs=20, random_state=0).fit(X_tr, y_tr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        clf = LinearClassifier(max_epochs=300, random_state=0).fit(X_tr, y_tr)  # converged: no false alarm
+    losses = clf.history_["loss"]
+    assert (min(losses[:-10]) - min(losses[-10:])) / min(losses[:-10]) < 1e-3
+
+
 def test_partial_fit_continues_from_user_weights_and_optimizer_state(digits_split):
     X_tr, X_te, y_tr, y_te = digits_split
     classes = np.unique(y_tr)

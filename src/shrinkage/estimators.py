@@ -153,6 +153,9 @@ _COMMON_DOC = """
     batch_size : int or "auto", default="auto"
         ``"auto"`` is ``min(200, n_samples)``.
     max_epochs : int, default=200
+        When all of them run (no early stop) while the training loss still
+        falls (by more than 0.1% over the last 10 epochs), ``fit`` warns
+        with a ConvergenceWarning.
     early_stopping : bool, default=False
         Monitor ``val_loss`` (the data loss on the validation set) and stop by
         ``stopping_criterion``; see :class:`shrinkage.EarlyStopping`. The

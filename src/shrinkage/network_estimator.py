@@ -78,6 +78,22 @@ _UPDATER_PARAMS = ("optimizer", "learning_rate", "momentum", "nesterov", "beta_1
                    "alpha", "l1_ratio", "l1_method", "weight_decay", "max_norm", "dtype")
 
 
+# A fit that ran out of epochs counts as converged when its best training loss fell by less than
+# this fraction over the last epochs (see _recent_fall); otherwise it warns.
+CONVERGED_FALL = 1e-3
+
+
+def _recent_fall(losses, window=10):
+    """``(fall, k)``: the relative fall of the best training loss over the last ``k`` epochs (``window``,
+    or half the epochs when there are fewer), against the best before them; ``(None, 0)`` after one
+    epoch, when there is nothing to compare."""
+    k = min(window, len(losses) // 2)
+    if k == 0:
+        return None, 0
+    before, recent = min(losses[:-k]), min(losses[-k:])
+    return (before - recent) / abs(before) if before else 0.0, k
+
+
 def warn_at_caller(message, category):
     """``warnings.warn`` pointed at the first frame outside shrinkage: the user's ``fit`` line (or the
     scikit-learn code that called it), not the inside of the training loop."""
@@ -507,12 +523,16 @@ class NetworkEstimator(BaseEstimator):
                 TrainingDivergedWarning,
             )
         elif outcome.stop_reason == "max_epochs" and not partial:
-            warn_at_caller(
-                f"{type(self).__name__} ran all max_epochs={self.max_epochs} epochs "
-                "without early stopping triggering; the model may not have converged. "
-                "Increase max_epochs or set early_stopping=True.",
-                ConvergenceWarning,
-            )
+            fall, window = _recent_fall(self.history_["loss"])
+            if fall is None or fall > CONVERGED_FALL:
+                epochs = f"{window} epochs" if window > 1 else "epoch"
+                how = (f"while its training loss was still falling ({100 * fall:.1f}% over the last {epochs})"
+                       if fall is not None else "without early stopping triggering")
+                warn_at_caller(
+                    f"{type(self).__name__} ran all max_epochs={self.max_epochs} epochs {how}; the model may "
+                    "not have converged. Increase max_epochs or set early_stopping=True.",
+                    ConvergenceWarning,
+                )
 
     # ------------------------------------------------------------- checkpoints
 
