@@ -499,3 +499,63 @@ def test_a_hold_out_that_takes_every_positive_weight_is_an_error():
     clf = LinearClassifier(max_epochs=1, early_stopping=True, validation_fraction=0.5, random_state=2)
     with pytest.raises(ValueError, match="sample_weight of the training part must have a positive sum"):
         clf.fit(X, y, sample_weight=weight)
+
+
+def _same_weights(a, b):
+    for W_a, W_b in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        np.testing.assert_array_equal(W_a, W_b)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, LinearClassifier])
+def test_class_weight_is_sample_weight_by_class(digits_split, cls):
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X_tr, X_te, y_tr, y_te = digits_split
+    kw = dict(max_epochs=3, random_state=0, early_stopping=True, **({"hidden_layer_sizes": (16,)}
+                                                                    if cls is MLPClassifier else {}))
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(y_tr))
+    _same_weights(cls(class_weight="balanced", **kw).fit(X_tr, y_tr),
+                  cls(**kw).fit(X_tr, y_tr, sample_weight=compute_sample_weight("balanced", y_tr)))
+    by_class = {3: 4.0, 7: 0.5}  # classes left out weigh 1; multiplies sample_weight
+    factor = np.array([by_class.get(label, 1.0) for label in y_tr])
+    _same_weights(cls(class_weight=by_class, **kw).fit(X_tr, y_tr, sample_weight=w),
+                  cls(**kw).fit(X_tr, y_tr, sample_weight=w * factor))
+    # user validation data is weighed by class too: the same validation loss as with explicit weights
+    factor_te = np.array([by_class.get(label, 1.0) for label in y_te])
+    a = cls(class_weight=by_class, **kw).fit(X_tr, y_tr, validation_data=(X_te, y_te))
+    b = cls(**kw).fit(X_tr, y_tr, validation_data=(X_te, y_te, factor_te), sample_weight=factor)
+    assert a.history_["val_loss"] == b.history_["val_loss"]
+
+
+def test_class_weight_in_partial_fit_save_load_and_checkpoints(tmp_path, digits_split):
+    from shrinkage import load, save
+
+    X_tr, _, y_tr, _ = digits_split
+    classes = np.unique(y_tr)
+    by_class = {np.int64(0): 5.0}  # NumPy labels, as np.unique gives them
+    a = MLPClassifier(hidden_layer_sizes=(8,), class_weight=by_class, random_state=0)
+    b = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    for _ in range(2):
+        a.partial_fit(X_tr, y_tr, classes=classes)
+        b.partial_fit(X_tr, y_tr, classes=classes, sample_weight=np.where(y_tr == 0, 5.0, 1.0))
+    _same_weights(a, b)
+    with pytest.raises(ValueError, match="class_weight='balanced' needs the whole training set"):
+        MLPClassifier(class_weight="balanced").partial_fit(X_tr, y_tr, classes=classes)
+    save(a, tmp_path / "m.npz")
+    assert load(tmp_path / "m.npz").class_weight == {0: 5.0}
+    path = tmp_path / "ck.npz"
+    first = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, class_weight=by_class, random_state=0)
+    first.fit(X_tr, y_tr, checkpoint=path)
+    again = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, class_weight=by_class, random_state=0)
+    _same_weights(first, again.fit(X_tr, y_tr, checkpoint=path, resume=True))  # same parameters: resumed
+
+
+@pytest.mark.parametrize("class_weight,message", [
+    ({"seven": 2.0}, r"class_weight has labels that are not classes \(\[0, 1, 2, 3, 4, 5, 6, 7, 8, 9\]\): "
+                     r"\['seven'\]"),
+    ({label: 0.0 for label in range(10)}, "class_weight must give some class a positive weight"),
+])
+def test_class_weight_errors(digits_split, class_weight, message):
+    X_tr, _, y_tr, _ = digits_split
+    with pytest.raises(ValueError, match=message):
+        LinearClassifier(class_weight=class_weight, max_epochs=1).fit(X_tr, y_tr)

@@ -44,6 +44,8 @@ BAD_VALUES = [
     ("verbose", -1, "verbose must be an int in [0, inf) or a bool; got -1"),
     ("dtype", "float16", "dtype must be 'float32' or 'float64'; got 'float16'"),
     ("warm_start", "yes", "warm_start must be a bool; got 'yes'"),
+    ("class_weight", {0: -1.0}, "class_weight must be None or one of 'balanced' or a dict of label: weight >= 0; "
+                                "got {0: -1.0}"),
 ]
 LOSS_MESSAGES = {
     MLPClassifier: "loss must be one of 'softmax', 'hinge'; got 'log'",

@@ -13,7 +13,8 @@ import numbers
 
 import numpy as np
 
-__all__ = ["Interval", "AtLeast", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "validate_params"]
+__all__ = ["Interval", "AtLeast", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "WeightDict",
+           "validate_params"]
 
 
 class Interval:
@@ -118,6 +119,19 @@ class DType:
 
     def describe(self):
         return "'float32' or 'float64'"
+
+
+class WeightDict:
+    """A dict of ``label: weight`` with finite weights >= 0 (``class_weight``)."""
+
+    def accepts(self, v):
+        return isinstance(v, dict) and all(
+            isinstance(w, numbers.Real) and not isinstance(w, (bool, np.bool_)) and np.isfinite(w) and w >= 0
+            for w in v.values()
+        )
+
+    def describe(self):
+        return "a dict of label: weight >= 0"
 
 
 class Instance:

@@ -20,6 +20,10 @@ from .network_estimator import NetworkEstimator, TrainingDivergedWarning, _numer
 __all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "TrainingDivergedWarning"]
 
 
+def _plain_label(label):
+    return label.item() if isinstance(label, np.generic) else label
+
+
 class _ClassifierBase(ClassifierMixin, NetworkEstimator):
     _output_losses = ("softmax", "hinge")
 
@@ -44,6 +48,29 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         if unknown.size:
             raise ValueError(f"y contains labels not seen in the classes {self.classes_.tolist()}: {unknown.tolist()}")
         return np.searchsorted(self.classes_, y).astype(np.intp)
+
+    def _per_class_weight(self, target, partial=False):
+        """``class_weight`` as one weight per class index (None when it weighs all classes alike)."""
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if self.class_weight == "balanced":
+            if partial:
+                raise ValueError("class_weight='balanced' needs the whole training set, and partial_fit sees one "
+                                 "part at a time; pass a dict, such as dict(zip(classes, sklearn.utils.class_weight"
+                                 ".compute_class_weight('balanced', classes=classes, y=y)))")
+            per_class = len(target) / (n_classes * np.maximum(np.bincount(target, minlength=n_classes), 1))
+        else:
+            index = {label: i for i, label in enumerate(self.classes_.tolist())}
+            unknown = [label for label in self.class_weight if _plain_label(label) not in index]
+            if unknown:
+                raise ValueError(f"class_weight has labels that are not classes ({self.classes_.tolist()}): {unknown}")
+            per_class = np.ones(n_classes)
+            for label, weight in self.class_weight.items():
+                per_class[index[_plain_label(label)]] = weight
+            if not per_class.any():
+                raise ValueError(f"class_weight must give some class a positive weight; got {self.class_weight}")
+        return None if np.all(per_class == per_class[0]) else per_class
 
     @staticmethod
     def _score_output(output, target, weight=None):
@@ -216,6 +243,12 @@ class MLPClassifier(_ClassifierBase):
         Softmax cross-entropy or Weston-Watkins multiclass hinge, mean over the batch.
     dropout : float in [0, 1), default=0.0
         Probability of dropping a hidden unit during training.
+    class_weight : None, "balanced" or dict of label: weight, default=None
+        Weigh each sample's loss by its class's weight, on top of
+        ``sample_weight`` (training and validation alike). ``"balanced"``
+        weighs class ``c`` by ``n_samples / (n_classes * n_c)`` in the data
+        given to ``fit`` (not available in ``partial_fit``); classes a dict
+        leaves out weigh 1.
     """ + _COMMON_DOC + """
     classes_ : ndarray of labels
 
@@ -235,7 +268,7 @@ class MLPClassifier(_ClassifierBase):
         nesterov=False, beta_1=0.9, beta_2=0.999, epsilon=1e-8, batch_size="auto", max_epochs=200,
         early_stopping=False, patience=None, min_delta=0.0, stopping_criterion="patience",
         stopping_threshold=None, validation_fraction=0.1, restore_best_weights=True, shuffle=True,
-        random_state=None, verbose=0, dtype="float32", warm_start=False,
+        random_state=None, verbose=0, dtype="float32", warm_start=False, class_weight=None,
     ):
         _store_params(self, locals())
 
@@ -253,6 +286,12 @@ class LinearClassifier(_ClassifierBase):
     loss : {"softmax", "hinge"}, default="softmax"
         Softmax cross-entropy (multinomial logistic regression) or
         Weston-Watkins multiclass hinge (a linear SVM), mean over the batch.
+    class_weight : None, "balanced" or dict of label: weight, default=None
+        Weigh each sample's loss by its class's weight, on top of
+        ``sample_weight`` (training and validation alike). ``"balanced"``
+        weighs class ``c`` by ``n_samples / (n_classes * n_c)`` in the data
+        given to ``fit`` (not available in ``partial_fit``); classes a dict
+        leaves out weigh 1.
     """ + _COMMON_DOC + """
     coef_ : ndarray of shape (n_classes, n_features)
         ``coefs_[0].T`` (a view; assigning it sets ``coefs_``).
@@ -267,6 +306,7 @@ class LinearClassifier(_ClassifierBase):
         batch_size="auto", max_epochs=200, early_stopping=False, patience=None, min_delta=0.0,
         stopping_criterion="patience", stopping_threshold=None, validation_fraction=0.1,
         restore_best_weights=True, shuffle=True, random_state=None, verbose=0, dtype="float32", warm_start=False,
+        class_weight=None,
     ):
         _store_params(self, locals())
 

@@ -70,6 +70,7 @@ _PARAMETER_TABLE = {
     "verbose": [P.Interval(int, 0, None), P.Boolean()],
     "dtype": [P.DType()],
     "warm_start": [P.Boolean()],
+    "class_weight": [P.NoneOK(), P.Options("balanced"), P.WeightDict()],
 }
 DEFAULT_PATIENCE = 10
 DEFAULT_L1_RATIO = 0.5
@@ -163,6 +164,14 @@ def _scaled_weight(weight, dtype, name="sample_weight"):
     return (weight * (len(weight) / weight.sum())).astype(dtype)
 
 
+def _times_class_weight(weight, per_class, target):
+    """Sample weights (or None) times each sample's class weight; unchanged when ``per_class`` is None."""
+    if per_class is None:
+        return weight
+    factor = per_class[target]
+    return factor if weight is None else weight * factor
+
+
 def json_safe_params(estimator):
     """get_params() as plain JSON values: tuples as lists, NumPy scalars and dtypes as Python values,
     a Generator or RandomState as None (its state is not a parameter worth keeping)."""
@@ -176,8 +185,14 @@ def json_safe_params(estimator):
             value = value.item()
         elif isinstance(value, type):
             value = np.dtype(value).name
+        elif isinstance(value, dict):  # class_weight: JSON keys would turn every label into a string
+            value = [[_plain(label), _plain(weight)] for label, weight in value.items()]
         params[key] = value
     return params
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def fit_quietly(estimator, X, y, **fit_params):
@@ -412,12 +427,14 @@ class NetworkEstimator(BaseEstimator):
         X, y = self._validate_xy(X, y, reset=True)
         weight = _check_weight(sample_weight, X.shape[0])
         target = self._encode_targets(y, reset=True)
+        per_class = self._per_class_weight(target)
+        weight = _times_class_weight(weight, per_class, target)
         rng = as_generator(self.random_state)
         if not self._can_warm_start(X.shape[1]):
             self._initialize_weights(X.shape[1], self._n_outputs, rng)
         validation = None
         if validation_data is not None:
-            validation = self._validation_set(validation_data)
+            validation = self._validation_set(validation_data, per_class)
         elif self.early_stopping:
             X, target, weight, validation = self._hold_out(X, target, weight, rng)
         self._check_batch_size(X.shape[0])
@@ -450,7 +467,7 @@ class NetworkEstimator(BaseEstimator):
         if not first:
             self._check_hidden_layers()
         X, y = self._validate_xy(X, y, reset=first)
-        weight = _scaled_weight(_check_weight(sample_weight, X.shape[0]), X.dtype)
+        weight = _check_weight(sample_weight, X.shape[0])
         if first:
             target = self._encode_targets(y, reset=True, classes=classes)
             self._rng_ = as_generator(self.random_state)
@@ -458,6 +475,8 @@ class NetworkEstimator(BaseEstimator):
             self.history_ = {}
         else:
             target = self._encode_targets(y, reset=False, classes=classes)
+        weight = _scaled_weight(_times_class_weight(weight, self._per_class_weight(target, partial=True), target),
+                                X.dtype)
         # Keep the optimizer state unless the user replaced the weights with other shapes; after
         # set_params, the current settings apply and the state carries over (Updater.continue_from).
         same_shapes = getattr(self, "_updater_layout_", None) == [np.shape(W) for W in self.coefs_]
@@ -578,8 +597,9 @@ class NetworkEstimator(BaseEstimator):
                 f"got {self.batch_size}"
             )
 
-    def _validation_set(self, validation_data):
-        """``(X_val, target_val, scaled weights or None)`` from the user's ``validation_data``."""
+    def _validation_set(self, validation_data, per_class=None):
+        """``(X_val, target_val, scaled weights or None)`` from the user's ``validation_data``, its samples
+        weighed by ``per_class`` (class weights) like the training samples."""
         is_sequence = isinstance(validation_data, (tuple, list))
         if not is_sequence or len(validation_data) not in (2, 3):
             got = f"a {type(validation_data).__name__}" + (f" of length {len(validation_data)}" if is_sequence else "")
@@ -588,7 +608,8 @@ class NetworkEstimator(BaseEstimator):
         X_val, y_val, *weight = validation_data
         X_val, y_val = self._validate_xy(X_val, y_val, reset=False)
         weight = _check_weight(weight[0], X_val.shape[0], "sample_weight_val") if weight else None
-        return X_val, self._encode_targets(y_val, reset=False), _scaled_weight(weight, X_val.dtype)
+        target = self._encode_targets(y_val, reset=False)
+        return X_val, target, _scaled_weight(_times_class_weight(weight, per_class, target), X_val.dtype)
 
     def _hold_out(self, X, target, weight, rng):
         """Split off ``validation_fraction`` of the data (and of its weights) for validation."""
@@ -608,6 +629,10 @@ class NetworkEstimator(BaseEstimator):
                 f"samples out of {X.shape[0]}; give more data or a different fraction"
             )
         return X_tr, t_tr, w_tr, (X_val, t_val, _scaled_weight(w_val, X.dtype, "sample_weight of the held-out part"))
+
+    def _per_class_weight(self, target, partial=False):
+        """The weight of each class (``class_weight``, classifiers only), or None when all weigh alike."""
+        return None
 
     def _is_classifier(self):
         return isinstance(self, ClassifierMixin)

@@ -152,6 +152,8 @@ def _build(path, header, arrays):
     params = dict(header["params"])
     if "hidden_layer_sizes" in params:
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    if isinstance(params.get("class_weight"), list):  # stored as [label, weight] pairs (json_safe_params)
+        params["class_weight"] = {label: weight for label, weight in params["class_weight"]}
     estimator = cls(**params)
     estimator._check_params()
     attributes = header["attributes"]
