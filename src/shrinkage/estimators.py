@@ -15,13 +15,9 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .losses import LOSSES
-from .network_estimator import NetworkEstimator, TrainingDivergedWarning, _numeric_input, _store_params
+from .network_estimator import NetworkEstimator, TrainingDivergedWarning, _numeric_input, _plain, _store_params
 
 __all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "TrainingDivergedWarning"]
-
-
-def _plain_label(label):
-    return label.item() if isinstance(label, np.generic) else label
 
 
 class _ClassifierBase(ClassifierMixin, NetworkEstimator):
@@ -62,12 +58,12 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
             per_class = len(target) / (n_classes * np.maximum(np.bincount(target, minlength=n_classes), 1))
         else:
             index = {label: i for i, label in enumerate(self.classes_.tolist())}
-            unknown = [label for label in self.class_weight if _plain_label(label) not in index]
+            unknown = [label for label in self.class_weight if _plain(label) not in index]
             if unknown:
                 raise ValueError(f"class_weight has labels that are not classes ({self.classes_.tolist()}): {unknown}")
             per_class = np.ones(n_classes)
             for label, weight in self.class_weight.items():
-                per_class[index[_plain_label(label)]] = weight
+                per_class[index[_plain(label)]] = weight
             if not per_class.any():
                 raise ValueError(f"class_weight must give some class a positive weight; got {self.class_weight}")
         return None if np.all(per_class == per_class[0]) else per_class
@@ -93,9 +89,10 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
     def predict(self, X, mc_samples=0, random_state=None):
         """Predicted class labels, shape ``(n_samples,)``.
 
-        ``X`` is an array of shape ``(n_samples, n_features_in_)``. With
-        ``mc_samples > 0``, the labels of the Monte Carlo dropout average (see
-        :meth:`predict_proba`), drawn from ``random_state``.
+        ``X`` is an array or sparse matrix of shape ``(n_samples,
+        n_features_in_)``. With ``mc_samples > 0``, the labels of the Monte
+        Carlo dropout average (see :meth:`predict_proba`), drawn from
+        ``random_state``.
         """
         check_is_fitted(self, "coefs_")
         return self.classes_[self._output(X, mc_samples, random_state).argmax(axis=1)]
@@ -119,10 +116,11 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
     def predict_proba(self, X, mc_samples=0, random_state=None):
         """Class probabilities (softmax of the output layer), shape ``(n_samples, n_classes)``.
 
-        ``X`` is an array of shape ``(n_samples, n_features_in_)``. With
-        ``mc_samples > 0``, dropout stays on and the probabilities are the mean
-        over that many stochastic passes (Monte Carlo dropout, Gal & Ghahramani
-        2016), drawn from ``random_state`` (int, Generator or None).
+        ``X`` is an array or sparse matrix of shape ``(n_samples,
+        n_features_in_)``. With ``mc_samples > 0``, dropout stays on and the
+        probabilities are the mean over that many stochastic passes (Monte
+        Carlo dropout, Gal & Ghahramani 2016), drawn from ``random_state``
+        (int, Generator or None).
         """
         out = self._output(X, mc_samples, random_state)
         return out if mc_samples else LOSSES["softmax"].output(out)
@@ -137,6 +135,14 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         tags.classifier_tags.multi_class = True
         return tags
 
+
+_CLASS_WEIGHT_DOC = """class_weight : None, "balanced" or dict of label: weight, default=None
+        Weigh each sample's loss by its class's weight, on top of
+        ``sample_weight`` (training and validation alike). ``"balanced"``
+        weighs class ``c`` by ``n_samples / (n_classes * n_c)`` in the data
+        given to ``fit`` (not available in ``partial_fit``); classes a dict
+        leaves out weigh 1.
+"""
 
 _COMMON_DOC = """
     penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
@@ -225,8 +231,9 @@ _COMMON_DOC = """
         Why training ended: ``"max_epochs"``; an early-stopping criterion
         (``"patience"``, ``"gl"``, ``"pq"``, ``"up"``); ``"diverged"`` (a
         non-finite training loss or validation value: the best or last
-        finished epoch's weights were restored, with a TrainingDivergedWarning); ``"interrupted"``
-        (Ctrl-C, see :meth:`fit`); ``"callback"`` (a callback asked to stop).
+        finished epoch's weights were restored, with a
+        TrainingDivergedWarning); ``"interrupted"`` (Ctrl-C, see
+        :meth:`fit`); ``"callback"`` (a callback asked to stop).
 """
 
 
@@ -243,13 +250,7 @@ class MLPClassifier(_ClassifierBase):
         Softmax cross-entropy or Weston-Watkins multiclass hinge, mean over the batch.
     dropout : float in [0, 1), default=0.0
         Probability of dropping a hidden unit during training.
-    class_weight : None, "balanced" or dict of label: weight, default=None
-        Weigh each sample's loss by its class's weight, on top of
-        ``sample_weight`` (training and validation alike). ``"balanced"``
-        weighs class ``c`` by ``n_samples / (n_classes * n_c)`` in the data
-        given to ``fit`` (not available in ``partial_fit``); classes a dict
-        leaves out weigh 1.
-    """ + _COMMON_DOC + """
+    """ + _CLASS_WEIGHT_DOC + _COMMON_DOC + """
     classes_ : ndarray of labels
 
     Examples
@@ -286,13 +287,7 @@ class LinearClassifier(_ClassifierBase):
     loss : {"softmax", "hinge"}, default="softmax"
         Softmax cross-entropy (multinomial logistic regression) or
         Weston-Watkins multiclass hinge (a linear SVM), mean over the batch.
-    class_weight : None, "balanced" or dict of label: weight, default=None
-        Weigh each sample's loss by its class's weight, on top of
-        ``sample_weight`` (training and validation alike). ``"balanced"``
-        weighs class ``c`` by ``n_samples / (n_classes * n_c)`` in the data
-        given to ``fit`` (not available in ``partial_fit``); classes a dict
-        leaves out weigh 1.
-    """ + _COMMON_DOC + """
+    """ + _CLASS_WEIGHT_DOC + _COMMON_DOC + """
     coef_ : ndarray of shape (n_classes, n_features)
         ``coefs_[0].T`` (a view; assigning it sets ``coefs_``).
     intercept_ : ndarray of shape (n_classes,)
