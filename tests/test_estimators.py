@@ -233,6 +233,15 @@ def test_partial_fit_continues_from_user_weights_and_optimizer_state(digits_spli
     assert np.abs(clf.coefs_[-1]).max() < 0.1  # continued from the zeros the user set
 
 
+def test_every_estimator_takes_partial_fit_with_the_shared_signature(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    for est in (MLPClassifier(hidden_layer_sizes=(8,)), LinearClassifier()):
+        est.partial_fit(X_tr, y_tr, classes=np.unique(y_tr))
+    MLPRegressor(hidden_layer_sizes=(8,)).partial_fit(X_tr, y_tr.astype(float), classes=None)
+    with pytest.raises(ValueError, match="classes is only for classifiers"):
+        MLPRegressor().partial_fit(X_tr, y_tr.astype(float), classes=[0, 1])
+
+
 def test_partial_fit_applies_settings_changed_by_set_params(digits_split):
     X_tr, _, y_tr, _ = digits_split
     clf = MLPClassifier(hidden_layer_sizes=(16,), optimizer="sgd", learning_rate=0.1, momentum=0.9, random_state=0)

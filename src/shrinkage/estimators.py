@@ -370,13 +370,17 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
     def _score_output(output, target, weight=None):
         return float(r2_score(target, output, sample_weight=weight))
 
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One pass over ``(X, y)``, continuing from ``coefs_``/``intercepts_`` and the optimizer state.
 
+        ``classes`` is there for the signature all estimators share (DESIGN.md)
+        and must stay None: a regressor has no classes.
         ``sample_weight`` weighs the samples of this call as in :meth:`fit`.
         Parameters changed with ``set_params`` since the last call apply from
         this one on; the optimizer keeps its state (see MLPClassifier.partial_fit).
         """
+        if classes is not None:
+            raise ValueError(f"classes is only for classifiers; MLPRegressor.partial_fit got classes={classes!r}")
         return self._partial_fit(X, y, sample_weight=sample_weight)
 
     def predict(self, X, mc_samples=0, random_state=None):
