@@ -14,8 +14,9 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._inputs import _numeric_input
 from .losses import LOSSES
-from .network_estimator import NetworkEstimator, TrainingDivergedWarning, _numeric_input, _plain, _store_params
+from .network_estimator import NetworkEstimator, TrainingDivergedWarning, _plain, _store_params
 
 __all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "TrainingDivergedWarning"]
 

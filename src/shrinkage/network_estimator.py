@@ -10,22 +10,19 @@ only fix the output side.
 
 from __future__ import annotations
 
-import numbers
 import os
 import sys
 import warnings
-import zlib
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _params as P
+from ._inputs import _check_weight, _data_fingerprint, _numeric_input, _scaled_weight, _times_class_weight
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .early_stopping import EarlyStopping
 from .layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
@@ -107,69 +104,6 @@ def warn_at_caller(message, category):
 
 class TrainingDivergedWarning(UserWarning):
     """Training met a non-finite loss, stopped, and restored finite weights."""
-
-
-@contextmanager
-def _numeric_input():
-    """Turn NumPy's "could not convert string to float" into a message that names X; values too large
-    for the dtype become scikit-learn's "too large" error without a NumPy overflow warning first."""
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            yield
-    except ValueError as exc:
-        if "could not convert" in str(exc) or "Unable to convert" in str(exc):
-            raise ValueError(f"X must contain only numbers; {exc}") from None
-        raise
-
-
-def _data_fingerprint(X, target, weight=None):
-    """A cheap identity of the training data, so a checkpoint is not resumed on other data."""
-    parts = (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,)
-    checksum = 1
-    for part in parts:
-        checksum = zlib.adler32(np.ascontiguousarray(part).data, checksum)
-    fingerprint = {"shape": list(X.shape), "X": checksum, "y": zlib.adler32(np.ascontiguousarray(target).data)}
-    if weight is not None:
-        fingerprint["sample_weight"] = zlib.adler32(np.ascontiguousarray(weight).data)
-    return fingerprint
-
-
-def _check_weight(sample_weight, n_samples, name="sample_weight"):
-    """Validated sample weights as float64 (None stays None): one finite, non-negative number per
-    sample (a single number stands for all), not all zero."""
-    if sample_weight is None:
-        return None
-    if isinstance(sample_weight, numbers.Real):
-        sample_weight = np.full(n_samples, float(sample_weight))
-    weight = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name=name)
-    if weight.shape != (n_samples,):
-        raise ValueError(f"{name} must have shape ({n_samples},), one weight per sample; got shape {weight.shape}")
-    if weight.min() < 0:
-        raise ValueError(f"{name} must be non-negative; got a minimum of {weight.min():g}")
-    if not weight.max() > 0:
-        raise ValueError(f"{name} must have a positive sum; got all zeros")
-    return weight
-
-
-def _scaled_weight(weight, dtype, name="sample_weight"):
-    """Weights scaled to mean 1, the form the losses take (None when there are none, or all are equal:
-    equal weights change nothing, and the unweighted loop is the faster one)."""
-    if weight is None:
-        return None
-    if not weight.max() > 0:  # possible in a part of the data: the hold-out may take every positive weight
-        raise ValueError(f"{name} must have a positive sum; got all zeros")
-    if np.all(weight == weight[0]):
-        return None
-    weight = weight / weight.max()  # in [0, 1] first, so that no sum overflows or underflows
-    return (weight * (len(weight) / weight.sum())).astype(dtype)
-
-
-def _times_class_weight(weight, per_class, target):
-    """Sample weights (or None) times each sample's class weight; unchanged when ``per_class`` is None."""
-    if per_class is None:
-        return weight
-    factor = per_class[target]
-    return factor if weight is None else weight * factor
 
 
 def json_safe_params(estimator):
