@@ -258,6 +258,12 @@ def test_partial_fit_applies_settings_changed_by_set_params(digits_split):
     with pytest.raises(ValueError, match=r"hidden_layer_sizes=\(8,\) does not match the fitted network's "
                                          r"hidden layers \(16,\); partial_fit continues that network"):
         clf.set_params(learning_rate=0.1, hidden_layer_sizes=(8,)).partial_fit(X_tr, y_tr)
+    # weights the user sets with other shapes are continued (DESIGN.md), the parameter left as it was built
+    clf.set_params(hidden_layer_sizes=(16,))
+    clf.coefs_ = [np.zeros((64, 4), np.float32), np.zeros((4, 10), np.float32)]
+    clf.intercepts_ = [np.zeros(4, np.float32), np.zeros(10, np.float32)]
+    clf.partial_fit(X_tr, y_tr)
+    assert [W.shape for W in clf.coefs_] == [(64, 4), (4, 10)]
 
 
 SPARSE_CASES = [

@@ -81,7 +81,9 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         Parameters changed with ``set_params`` since the last call apply from
         this one on (a learning-rate schedule, a new penalty); the optimizer
         keeps its momentum or moments, as PyTorch does when a learning rate
-        changes. ``hidden_layer_sizes`` must still describe the fitted network.
+        changes. A ``hidden_layer_sizes`` changed after the first call is an
+        error (call ``fit`` for a new network); weights set by hand with other
+        shapes are continued.
         """
         if not hasattr(self, "coefs_") and classes is None:
             raise ValueError("classes must be given on the first call to partial_fit; got None")

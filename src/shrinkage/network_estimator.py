@@ -226,6 +226,7 @@ class NetworkEstimator(BaseEstimator):
             for W in params.coefs:
                 glorot_uniform(*W.shape, rng, dtype, gain, out=W)
         self._parameters_ = params
+        self._initialized_hidden_ = self._hidden_sizes()
         self.coefs_, self.intercepts_ = list(params.coefs), list(params.intercepts)
 
     def _parameters(self):
@@ -266,9 +267,12 @@ class NetworkEstimator(BaseEstimator):
         return list(range(n_layers - 1)) if n_layers > 1 else [0]
 
     def _check_hidden_layers(self):
-        """``partial_fit`` continues the fitted network: ``hidden_layer_sizes`` must still describe it."""
+        """``partial_fit`` continues the network in ``coefs_``: a ``hidden_layer_sizes`` changed since it was
+        initialised (set_params) and not describing it would be silently ignored. Weights the user set
+        with other shapes, under the parameter it was built with, are continued (DESIGN.md)."""
         fitted = tuple(int(np.shape(W)[1]) for W in self.coefs_[:-1])
-        if fitted != self._hidden_sizes():
+        current = self._hidden_sizes()
+        if fitted != current and current != getattr(self, "_initialized_hidden_", current):
             raise ValueError(
                 f"hidden_layer_sizes={self._hidden_sizes()} does not match the fitted network's hidden "
                 f"layers {fitted}; partial_fit continues that network (call fit to start a new one)"
