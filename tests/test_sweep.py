@@ -169,7 +169,7 @@ def test_warm_start_walks_each_alpha_path_from_strong_to_weak(tmp_path, wine, mo
         return original(spec, point, split, X, y, start_from=start_from)
 
     monkeypatch.setattr(sweep_module, "fit_task", spy)
-    spec = SweepSpec(data="wine", params={"alpha": [1e-4, 1e-3, 1e-2], "dropout": [0.0, 0.2]}, cv=2,
+    spec = SweepSpec(data="wine", params={"alpha": [1e-4, 1e-3, 1e-2], "input_dropout": [0.0, 0.2]}, cv=2,
                      model={"hidden_layer_sizes": (), "max_epochs": 30, "penalty": "l1"}, warm_start=True)
     results, _ = run_sweep(spec, X, y, tmp_path, jobs=1)
     assert len(results) == 12 and len({r["key"] for r in results}) == 12

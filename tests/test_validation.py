@@ -88,6 +88,8 @@ RULES = [
     (dict(nesterov=True), "nesterov=True needs optimizer='sgd' with momentum > 0; got optimizer='adam', momentum=0.9"),
     (dict(optimizer="sgd", momentum=0.0, nesterov=True),
      "nesterov=True needs optimizer='sgd' with momentum > 0; got optimizer='sgd', momentum=0.0"),
+    (dict(hidden_layer_sizes=(), dropout=0.5),
+     "dropout=0.5 acts on hidden units, and hidden_layer_sizes=() has none; use input_dropout to drop input features"),
     (dict(batch_size=41), "batch_size must be at most the number of training samples (40); got 41"),
     (dict(early_stopping=True, stopping_criterion="up", stopping_threshold=1.5),
      "stopping_threshold must be an int >= 1 with stopping_criterion='up'; got 1.5"),

@@ -252,7 +252,8 @@ class MLPClassifier(_ClassifierBase):
     loss : {"softmax", "hinge"}, default="softmax"
         Softmax cross-entropy or Weston-Watkins multiclass hinge, mean over the batch.
     dropout : float in [0, 1), default=0.0
-        Probability of dropping a hidden unit during training.
+        Probability of dropping a hidden unit during training (an error
+        without hidden layers: input_dropout drops features).
     """ + _CLASS_WEIGHT_DOC + _COMMON_DOC + """
     classes_ : ndarray of labels
 
@@ -339,7 +340,8 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
     loss : {"squared_error"}, default="squared_error"
         ``mean_i 1/2 * sum_k (f_ik - y_ik)**2``.
     dropout : float in [0, 1), default=0.0
-        Probability of dropping a hidden unit during training.
+        Probability of dropping a hidden unit during training (an error
+        without hidden layers: input_dropout drops features).
     """ + _COMMON_DOC
 
     _output_losses = ("squared_error",)

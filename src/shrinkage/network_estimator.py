@@ -211,6 +211,9 @@ class NetworkEstimator(BaseEstimator):
         if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
             raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; "
                              f"got optimizer={self.optimizer!r}, momentum={self.momentum}")
+        if getattr(self, "dropout", 0.0) and not self._hidden_sizes():
+            raise ValueError(f"dropout={self.dropout} acts on hidden units, and hidden_layer_sizes=() has none; "
+                             "use input_dropout to drop input features")
 
     def _batch_size(self, n_samples):
         return min(200, n_samples) if self.batch_size == "auto" else min(self.batch_size, n_samples)
