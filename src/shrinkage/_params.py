@@ -125,10 +125,7 @@ class WeightDict:
     """A dict of ``label: weight`` with finite weights >= 0 (``class_weight``)."""
 
     def accepts(self, v):
-        return isinstance(v, dict) and all(
-            isinstance(w, numbers.Real) and not isinstance(w, (bool, np.bool_)) and np.isfinite(w) and w >= 0
-            for w in v.values()
-        )
+        return isinstance(v, dict) and all(AtLeast(float, 0).accepts(w) for w in v.values())
 
     def describe(self):
         return "a dict of label: weight >= 0"

@@ -11,10 +11,10 @@ import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.metaestimators import available_if
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._inputs import _numeric_input
 from .losses import LOSSES
 from .network_estimator import NetworkEstimator, TrainingDivergedWarning, _plain, _store_params
 
@@ -23,10 +23,6 @@ __all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "TrainingDiverge
 
 class _ClassifierBase(ClassifierMixin, NetworkEstimator):
     _output_losses = ("softmax", "hinge")
-
-    def _validate_xy(self, X, y, reset):
-        with _numeric_input():
-            return validate_data(self, X, y, reset=reset, dtype=self._dtype(), accept_sparse="csr")
 
     def _encode_targets(self, y, reset, classes=None):
         try:
@@ -56,7 +52,7 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
                 raise ValueError("class_weight='balanced' needs the whole training set, and partial_fit sees one "
                                  "part at a time; pass a dict, such as dict(zip(classes, sklearn.utils.class_weight"
                                  ".compute_class_weight('balanced', classes=classes, y=y)))")
-            per_class = len(target) / (n_classes * np.maximum(np.bincount(target, minlength=n_classes), 1))
+            per_class = compute_class_weight("balanced", classes=np.arange(n_classes), y=target)
         else:
             index = {label: i for i, label in enumerate(self.classes_.tolist())}
             unknown = [label for label in self.class_weight if _plain(label) not in index]
@@ -357,10 +353,7 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
     ):
         _store_params(self, locals())
 
-    def _validate_xy(self, X, y, reset):
-        with _numeric_input():
-            return validate_data(self, X, y, reset=reset, dtype=self._dtype(), accept_sparse="csr",
-                                 multi_output=True, y_numeric=True)
+    _target_checks = {"multi_output": True, "y_numeric": True}
 
     def _encode_targets(self, y, reset, classes=None):
         if reset:

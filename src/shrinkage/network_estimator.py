@@ -116,7 +116,7 @@ def json_safe_params(estimator):
         elif isinstance(value, tuple):
             value = list(value)
         elif isinstance(value, np.generic):
-            value = value.item()
+            value = _plain(value)
         elif isinstance(value, type):
             value = np.dtype(value).name
         elif isinstance(value, dict):  # class_weight: JSON keys would turn every label into a string
@@ -277,7 +277,7 @@ class NetworkEstimator(BaseEstimator):
         current = self._hidden_sizes()
         if fitted != current and current != getattr(self, "_initialized_hidden_", current):
             raise ValueError(
-                f"hidden_layer_sizes={self._hidden_sizes()} does not match the fitted network's hidden "
+                f"hidden_layer_sizes={current} does not match the fitted network's hidden "
                 f"layers {fitted}; partial_fit continues that network (call fit to start a new one)"
             )
 
@@ -579,6 +579,15 @@ class NetworkEstimator(BaseEstimator):
         return isinstance(self, ClassifierMixin)
 
     # --------------------------------------------------------------- inference
+
+    # validate_data's checks of y beyond the default (the regressor's: several outputs, numbers only)
+    _target_checks = {}
+
+    def _validate_xy(self, X, y, reset):
+        """``X`` (dense or sparse, as CSR) and ``y`` checked and converted, as scikit-learn's ``validate_data``."""
+        with _numeric_input():
+            return validate_data(self, X, y, reset=reset, dtype=self._dtype(), accept_sparse="csr",
+                                 **self._target_checks)
 
     def _output(self, X, mc_samples=0, random_state=None):
         check_is_fitted(self, "coefs_")
