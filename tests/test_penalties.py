@@ -80,13 +80,14 @@ def test_soft_threshold_in_place_and_per_weight_threshold():
 @pytest.mark.parametrize(
     "make,message",
     [
-        (lambda: L1(-1.0), "alpha must be a finite float >= 0; got -1.0"),
-        (lambda: L2("abc"), "alpha must be a finite float >= 0; got 'abc'"),
-        (lambda: L2(float("inf")), "alpha must be a finite float >= 0; got inf"),
+        (lambda: L1(-1.0), "alpha must be a finite number >= 0; got -1.0"),
+        (lambda: L2("abc"), "alpha must be a finite number >= 0; got 'abc'"),
+        (lambda: L1("0.5"), "alpha must be a finite number >= 0; got '0.5'"),  # as the estimators: no strings
+        (lambda: L2(float("inf")), "alpha must be a finite number >= 0; got inf"),
         (lambda: ElasticNet(0.1, 1.5), "l1_ratio must be a float in [0, 1]; got 1.5"),
         (lambda: ElasticNet(0.1, None), "l1_ratio must be a float in [0, 1]; got None"),
-        (lambda: L1(0.1).prox(np.ones(3), -0.5), "step must be a finite float >= 0; got -0.5"),
-        (lambda: L2(0.1).prox(np.ones(3), float("nan")), "step must be a finite float >= 0; got nan"),
+        (lambda: L1(0.1).prox(np.ones(3), -0.5), "step must be a finite number >= 0; got -0.5"),
+        (lambda: L2(0.1).prox(np.ones(3), float("nan")), "step must be a finite number >= 0; got nan"),
     ],
 )
 def test_penalties_reject_bad_arguments_naming_them(make, message):

@@ -30,9 +30,9 @@ array([-1.5,  0. ,  0.5])
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from . import _params as P
 
 __all__ = ["L1", "L2", "ElasticNet", "soft_threshold", "CumulativeL1State"]
 
@@ -56,24 +56,18 @@ def soft_threshold(w, threshold, out=None, scratch=None):
     return np.subtract(w, clipped, out=out)
 
 
-def _float_in(name, value, low, high, expected):
-    """``value`` as a finite float in ``[low, high]``, else a ValueError naming ``name`` and saying what
-    was expected."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not (math.isfinite(number) and low <= number <= high):
-        raise ValueError(f"{name} must be {expected}; got {value!r}")
-    return number
+def _checked(name, value, constraint):
+    """``value`` as a float if ``constraint`` accepts it, else the estimators' ValueError naming ``name``."""
+    P.validate_params({name: value}, {name: [constraint]})
+    return float(value)
 
 
 def _check_alpha(alpha):
-    return _float_in("alpha", alpha, 0.0, math.inf, "a finite float >= 0")
+    return _checked("alpha", alpha, P.AtLeast(float, 0))
 
 
 def _check_step(step):
-    return _float_in("step", step, 0.0, math.inf, "a finite float >= 0")
+    return _checked("step", step, P.AtLeast(float, 0))
 
 
 class L2:
@@ -145,7 +139,7 @@ class ElasticNet:
 
     def __init__(self, alpha=1e-4, l1_ratio=0.5):
         self.alpha = _check_alpha(alpha)
-        self.l1_ratio = _float_in("l1_ratio", l1_ratio, 0.0, 1.0, "a float in [0, 1]")
+        self.l1_ratio = _checked("l1_ratio", l1_ratio, P.Interval(float, 0, 1))
 
     @property
     def l1(self):
