@@ -188,6 +188,17 @@ def test_early_stopping_holds_out_a_stratified_fraction(digits_split):
     assert set(clf.history_) >= {"loss", "val_loss", "val_score", "time"}
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_scikit_learn_names_for_epochs_and_loss_curve(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(X_tr, y_tr)
+    assert clf.n_iter_ == clf.n_epochs_ == 3
+    assert clf.loss_curve_ == clf.history_["loss"] and len(clf.loss_curve_) == 3
+    clf.partial_fit(X_tr, y_tr)
+    assert clf.n_iter_ == 4 and len(clf.loss_curve_) == 4
+    assert not hasattr(MLPClassifier(), "n_iter_")  # unfitted: no attribute, as scikit-learn
+
+
 def test_convergence_warning_only_when_epochs_run_out(digits_split):
     X_tr, _, y_tr, _ = digits_split
     with pytest.warns(ConvergenceWarning, match="ran all max_epochs=2 epochs") as caught:

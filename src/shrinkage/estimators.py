@@ -226,6 +226,9 @@ _COMMON_DOC = """
         ``val_loss``, ``val_score`` (when validating), ``time``.
     best_epoch_ : int or None
     n_epochs_ : int
+        Epochs run (over all ``partial_fit`` calls since the last ``fit``).
+    n_iter_, loss_curve_ : scikit-learn's names for ``n_epochs_`` and
+        ``history_["loss"]``, so code written for its MLPs works unchanged.
     stop_reason_ : str
         Why training ended: ``"max_epochs"``; an early-stopping criterion
         (``"patience"``, ``"gl"``, ``"pq"``, ``"up"``); ``"diverged"`` (a

@@ -601,6 +601,16 @@ class NetworkEstimator(BaseEstimator):
         draws = [loss.output(predict_in_batches(network, X, rng=rng, sample=True)) for _ in range(mc_samples)]
         return np.mean(draws, axis=0)
 
+    @property
+    def n_iter_(self):
+        """``n_epochs_`` under scikit-learn's name (its MLPs count epochs as iterations)."""
+        return self.n_epochs_
+
+    @property
+    def loss_curve_(self):
+        """``history_["loss"]`` under scikit-learn's name: the training loss of every epoch."""
+        return self.history_["loss"]
+
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_parameters_", None)  # coefs_/intercepts_ pickle the weights; the buffer is rebuilt
