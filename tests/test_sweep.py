@@ -201,6 +201,24 @@ def test_a_new_sweep_does_not_overwrite_an_earlier_one(tmp_path, capsys):
     assert main(argv + ["--resume"]) == 0
 
 
+def test_resume_reuses_only_fits_of_the_same_data_and_model(tmp_path, capsys):
+    def sweep(*extra, alphas="1e-3,1e-2"):
+        return main(["sweep", "--param", f"alpha={alphas}", "--epochs", "2", "--cv", "2", "--jobs", "1",
+                     "--out", str(tmp_path), *extra])
+
+    assert sweep("--data", "wine", "--quiet") == 0
+    before = (tmp_path / "sweep.jsonl").read_text()
+    for other, differs in [(["--data", "breast_cancer"], "data differs"), (["--data", "wine", "--epochs", "3"],
+                                                                           "model differs"),
+                           (["--data", "wine", "--cv", "3"], "cv differs")]:
+        assert sweep(*other, "--resume", "--quiet") == 2  # these fits would be reported as the new sweep's
+        assert f"holds fits made with other settings ({differs})" in capsys.readouterr().err
+        assert (tmp_path / "sweep.jsonl").read_text() == before
+    # The same data and model with one more point: only its fits run.
+    assert sweep("--data", "wine", "--resume", alphas="1e-3,1e-2,1e-1") == 0
+    assert capsys.readouterr().out.count(" split ") == 2 and len(read_results(tmp_path / "sweep.jsonl")) == 6
+
+
 def test_a_bad_scheduler_address_is_one_line(tmp_path, capsys):
     assert main(["sweep", "--data", "wine", "--param", "alpha=1e-3", "--scheduler", "no-port-here",
                  "--out", str(tmp_path)]) == 2

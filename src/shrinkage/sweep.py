@@ -5,8 +5,10 @@ A sweep is the product of ``--param`` lists (``alpha=1e-6:1e-1:log:12``,
 ``MLPClassifier`` on the training part, score accuracy on the held-out part.
 Tasks run through joblib: worker processes on this machine, or the workers of
 a Dask distributed cluster through Dask's joblib backend; each result is appended
-to ``sweep.jsonl`` as it arrives, so an interrupted sweep resumes by skipping
-the tasks already there. With ``warm_start``, each alpha path (the other
+to ``sweep.jsonl`` as it arrives, with the setting it was made under (data
+hash, fixed model settings, splits), so an interrupted sweep resumes by skipping
+the tasks already there, and a resume with other data or settings is refused
+(more points on the same setting are fine). With ``warm_start``, each alpha path (the other
 parameters and the split fixed) is one task that walks alpha from strong to
 weak, every fit starting from the previous one's weights, as glmnet and
 scikit-learn's ``lasso_path`` do. The best point (highest mean score; on a
@@ -28,6 +30,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from .estimators import MLPClassifier
+from ._runlog import data_id, differences, read_lines
 from .network_estimator import fit_quietly
 
 __all__ = ["parse_param", "SweepSpec", "tasks_of", "run_sweep", "summarize_sweep", "read_results"]
@@ -174,14 +177,17 @@ def _as_list(fn, *args):
 
 def read_results(path):
     """The results already in ``sweep.jsonl`` (a half-written last line, from a kill, is ignored)."""
-    results = []
-    if Path(path).exists():
-        for line in Path(path).read_text().splitlines():
-            try:
-                results.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return results
+    return read_lines(path)
+
+
+def sweep_setting(spec, X, y):
+    """What a fit's result depends on besides its point and split: the data, the fixed model settings and
+    how the splits are drawn (with warm starts, also the alpha path walked)."""
+    setting = {"data": data_id(X, y), "model": spec.model, "cv": spec.cv,
+               "validation_fraction": None if spec.cv else spec.validation_fraction, "warm_start": spec.warm_start}
+    if spec.warm_start:
+        setting["alpha_path"] = sorted(spec.params.get("alpha", []), reverse=True)
+    return setting
 
 
 @contextmanager
@@ -226,6 +232,12 @@ def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None, schedul
     if done and not resume:  # starting afresh would throw these fits away
         raise SweepError(f"{path} holds {len(done)} fit(s) of an earlier sweep; continue it with --resume, "
                          "or give another --out")
+    setting = sweep_setting(spec, X, y)
+    for r in done:  # reusing fits of other data or another model would report them as this sweep's
+        if differ := differences(setting, r.get("setting")):
+            verb = "differ" if len(differ) > 1 else "differs"
+            raise SweepError(f"{path} holds fits made with other settings ({', '.join(differ)} {verb}); "
+                             "resume it with the data and settings it was started with, or give another --out")
     # Start the file afresh with only the complete results: a line half-written by a kill is dropped.
     path.write_text("".join(json.dumps(r) + "\n" for r in done))
     seen = {r["key"] for r in done}
@@ -241,6 +253,7 @@ def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None, schedul
             for batch in batches:
                 for result in batch:
                     result.pop("_estimator", None)
+                    result["setting"] = setting
                     handle.write(json.dumps(result) + "\n")
                     handle.flush()
                     results.append(result)

@@ -1,0 +1,49 @@
+"""Logs of finished work (sweep fits, study runs): one JSON object per line, appended as each finishes,
+so an interrupted command continues where it stopped.
+
+Every line records the ``setting`` it was computed under (the data's hash and
+the fixed model settings); a resumed command reuses only lines of its own
+setting, so results of other data or another model are never mixed in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["read_lines", "data_id", "differences"]
+
+
+def read_lines(path):
+    """The objects in the JSON-lines file ``path`` (none if it does not exist); a half-written last line,
+    left by a kill, is ignored."""
+    objects = []
+    if Path(path).exists():
+        for line in Path(path).read_text().splitlines():
+            try:
+                objects.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return objects
+
+
+def data_id(*arrays):
+    """A short hash of the arrays' shapes and contents (labels of any type): the same data, the same id."""
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.asarray(array)
+        if array.dtype.kind not in "biuf":  # strings or objects: hash the text, not object pointers
+            array = array.astype(str)
+        digest.update(f"{array.shape}{array.dtype.str}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def differences(setting, other):
+    """The names of the entries in which two settings differ, compared as JSON stores them (a tuple
+    equals the list it is read back as), sorted; ``other`` may be None (a line that records none)."""
+    setting, other = json.loads(json.dumps(setting)), other or {}
+    return sorted(k for k in set(setting) | set(other) if setting.get(k) != other.get(k))
