@@ -210,9 +210,46 @@ def test_study_sigint_writes_the_finished_runs_and_exits_130(tmp_path):
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
-    assert "interrupted; wrote the 2 finished run(s)" in err and "Traceback" not in err
+    assert "interrupted; wrote the 2 finished run(s)" in err and "--resume" in err and "Traceback" not in err
     results = json.loads((tmp_path / "o" / "results.json").read_text())
     assert len(results["runs"]) == 2 and (tmp_path / "o" / "report.html").exists()
+    assert len((tmp_path / "o" / "runs.jsonl").read_text().splitlines()) == 2
+
+
+def test_ctrl_c_while_the_report_is_written_keeps_the_runs(tmp_path, capsys, monkeypatch):
+    import shrinkage.report
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shrinkage.report, "write_outputs", interrupted)
+    config = tmp_path / "s.toml"
+    config.write_text(SMALL_STUDY)
+    assert main(["study", "--config", str(config), "--jobs", "1", "--out", str(tmp_path), "--quiet"]) == 130
+    assert "interrupted while writing the report; the runs are in" in capsys.readouterr().err
+    assert len((tmp_path / "runs.jsonl").read_text().splitlines()) == 6
+
+
+def test_study_resume_trains_only_the_missing_runs_and_matches_an_uninterrupted_study(tmp_path, capsys):
+    config = tmp_path / "s.toml"
+    config.write_text(SMALL_STUDY)
+    study = ["study", "--config", str(config), "--jobs", "1"]
+    assert main(study + ["--out", str(tmp_path / "whole"), "--quiet"]) == 0
+    whole = strip_times(json.loads((tmp_path / "whole" / "results.json").read_text()))
+    log = tmp_path / "cut" / "runs.jsonl"
+    log.parent.mkdir()
+    lines = (tmp_path / "whole" / "runs.jsonl").read_text().splitlines()
+    log.write_text("\n".join(lines[:2]) + "\n" + lines[2][:50])  # two runs, then a line cut by a kill
+    capsys.readouterr()
+    assert main(study + ["--out", str(log.parent), "--resume"]) == 0
+    out = capsys.readouterr().out
+    n_runs = len(lines)
+    assert f"2 of {n_runs} runs already in" in out and out.count(f"/{n_runs - 2}] ") == n_runs - 2
+    assert strip_times(json.loads((log.parent / "results.json").read_text())) == whole
+    assert len(log.read_text().splitlines()) == n_runs
+    # Other settings reuse nothing: every run trains again.
+    assert main(study + ["--out", str(log.parent), "--resume", "--epochs", "2"]) == 0
+    assert f"/{n_runs}] " in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

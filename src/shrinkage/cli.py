@@ -90,7 +90,7 @@ def _progress(quiet, total_runs, epochs_per_run):
 def cmd_study(args):
     from .datasets import DataError
     from .report import render_table, write_outputs
-    from .study import (StudyConfigError, default_spec, finished_part, prepare_data, run_study,
+    from .study import (StudyConfigError, default_spec, finished_part, finished_runs, prepare_data, run_study,
                         spec_from_toml, summarize)
 
     _check_output_dir(args.out, "--out")
@@ -109,16 +109,23 @@ def cmd_study(args):
     except DataError as exc:
         raise CommandError(str(exc)) from None
     jobs = args.jobs or os.cpu_count() or 1
+    log = Path(args.out) / "runs.jsonl"
+    finished = finished_runs(spec, data, log) if args.resume else {}
     n_runs = len(spec.configurations) * spec.seeds
-    on_result, on_epoch, close = _progress(args.quiet, n_runs, spec.model["max_epochs"])
-    if not args.quiet and not sys.stdout.isatty():
-        print(f"shrinkage study: {len(spec.configurations)} configurations x {_count(spec.seeds, 'seed')} "
-              f"on {dataset.name}, {jobs} job(s)", flush=True)
+    on_result, on_epoch, close = _progress(args.quiet, n_runs - len(finished), spec.model["max_epochs"])
+    if not args.quiet:
+        if finished:
+            rest = (f"training the other {n_runs - len(finished)}" if len(finished) < n_runs
+                    else "writing the report")
+            print(f"shrinkage study: {len(finished)} of {n_runs} runs already in {log}; {rest}", flush=True)
+        if not sys.stdout.isatty():
+            print(f"shrinkage study: {len(spec.configurations)} configurations x {_count(spec.seeds, 'seed')} "
+                  f"on {dataset.name}, {jobs} job(s)", flush=True)
 
     started = time.perf_counter()
     try:
         results, interrupted = run_study(spec, data, jobs=jobs, on_result=on_result,
-                                         on_epoch=on_epoch if jobs == 1 else None)
+                                         on_epoch=on_epoch if jobs == 1 else None, log=log, finished=finished)
     finally:
         close()
     seconds = time.perf_counter() - started
@@ -132,7 +139,12 @@ def cmd_study(args):
     meta = {"dataset": dataset.name, "dataset_description": dataset.description, "n_train": len(X_tr),
             "n_val": len(X_val), "n_test": len(X_te), "n_features": dataset.n_features, "seconds": seconds,
             "jobs": jobs, "version": __version__}
-    paths = write_outputs(args.out, spec, rows, best, results, meta)
+    try:
+        paths = write_outputs(args.out, spec, rows, best, results, meta)
+    except KeyboardInterrupt:
+        print(f"shrinkage study: interrupted while writing the report; the runs are in {log} "
+              "(the same command with --resume writes it without training again)", file=sys.stderr)
+        return EXIT_INTERRUPTED
     if not args.quiet:
         console = _console()
         render_table(rows, best, console,
@@ -142,8 +154,8 @@ def cmd_study(args):
         console.print(f"Report: {paths['report']}  Data: {paths['results']}, {paths['history']}",
                       highlight=False, markup=False)
     if interrupted:
-        print(f"shrinkage study: interrupted; wrote the {len(results)} finished run(s) to {args.out}",
-              file=sys.stderr)
+        print(f"shrinkage study: interrupted; wrote the {len(results)} finished run(s) to {args.out} "
+              "(run the same command with --resume to train only the rest)", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
 
@@ -428,6 +440,8 @@ def build_parser():
     study.add_argument("--epochs", type=_positive_int, help="override the model's max_epochs (for a quick look)")
     study.add_argument("--jobs", type=_positive_int, help="worker processes (default: all cores)")
     study.add_argument("--out", default="shrinkage-study", help="output folder (default: shrinkage-study)")
+    study.add_argument("--resume", action="store_true",
+                       help="reuse the runs in DIR/runs.jsonl made with the same data and settings")
     study.add_argument("--quiet", action="store_true", help="print nothing")
     study.set_defaults(func=cmd_study)
 
@@ -519,6 +533,9 @@ def main(argv=None):
     except CommandError as exc:
         print(f"shrinkage {args.command}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # outside training (which stops cleanly on its own): no traceback
+        print(f"shrinkage {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -4,25 +4,31 @@
 processes when asked, and returns plain dicts; :func:`summarize` turns them
 into per-configuration statistics and one sentence per configuration saying
 what it did relative to no regularization. Every run limits BLAS to one thread,
-so ``--jobs 2`` and ``--jobs 1`` compute exactly the same numbers.
+so ``--jobs 2`` and ``--jobs 1`` compute exactly the same numbers. Each run is
+appended to a log (``runs.jsonl``) as it ends, keyed by everything it depends on
+(the data's hash, the model, the configuration, the seed), so an interrupted
+study resumes with :func:`finished_runs` and trains only what is missing.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import tomllib
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ._runlog import data_id, read_lines
 from .datasets import load_dataset
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
 from .training import Callback
 
-__all__ = ["Configuration", "StudySpec", "default_spec", "spec_from_toml", "run_study", "summarize"]
+__all__ = ["Configuration", "StudySpec", "default_spec", "spec_from_toml", "run_study", "finished_runs", "summarize"]
 
 
 @dataclass
@@ -233,27 +239,62 @@ def prepare_data(spec):
     return ds, (X_tr, y_tr, X_val, y_val, ds.X_test, ds.y_test)
 
 
-def run_study(spec, data, jobs=1, on_result=None, on_epoch=None):
-    """Train every (configuration, seed); ``on_result(result)`` is called as each run ends.
+def _run_keys(spec, data):
+    """``{(configuration name, seed): key}``; a key holds everything the run's result depends on."""
+    data_key = data_id(*data)
+    return {(c.name, seed): json.dumps({"data": data_key, "model": spec.model, "configuration": c.name,
+                                        "params": c.params, "seed": seed}, sort_keys=True)
+            for c in spec.configurations for seed in range(spec.seeds)}
+
+
+def finished_runs(spec, data, log):
+    """The runs in the log file ``log`` (see :func:`run_study`) that ``spec`` on ``data`` would train
+    again identically: ``{(configuration name, seed): result}``. Runs of other data, another model or
+    other settings are not reused."""
+    wanted = {key: task for task, key in _run_keys(spec, data).items()}
+    return {wanted[line["key"]]: line["run"] for line in read_lines(log) if line.get("key") in wanted}
+
+
+def run_study(spec, data, jobs=1, on_result=None, on_epoch=None, log=None, finished=None):
+    """Train every (configuration, seed) not in ``finished``; ``on_result(result)`` is called as each run ends.
 
     With ``jobs > 1`` the runs go to that many worker processes (joblib).
     ``on_epoch(n)`` reports finished epochs (only with ``jobs=1``).
+    ``log``: a file that is started afresh with the ``finished`` runs (from
+    :func:`finished_runs`) and gets every new run as it ends, one JSON line each.
     Returns ``(results, interrupted)``: on Ctrl-C the runs finished so far,
     in order, and ``True``.
     """
     from joblib import Parallel, delayed
 
+    keys = _run_keys(spec, data)
+    finished = finished or {}
     tasks = [(c, seed) for c in spec.configurations for seed in range(spec.seeds)]
-    results, interrupted = [], False
+    todo = [(c, seed) for c, seed in tasks if (c.name, seed) not in finished]
+    results, interrupted = list(finished.values()), False
+    handle = None
+
+    def write(result):
+        nonlocal handle
+        if log is None:
+            return
+        if handle is None:  # opened at the first run: an interruption before it leaves nothing behind
+            Path(log).parent.mkdir(parents=True, exist_ok=True)
+            handle = open(log, "w", encoding="utf-8")
+        handle.write(json.dumps({"key": keys[(result["config"], result["seed"])], "run": result}) + "\n")
+        handle.flush()
 
     def keep(result):
         results.append(result)
+        write(result)
         if on_result:
             on_result(result)
 
     try:
+        for result in results:
+            write(result)
         if jobs == 1:
-            for config, seed in tasks:
+            for config, seed in todo:
                 result = run_one(spec.model, config, seed, data, tick=on_epoch)
                 if result["stop_reason"] == "interrupted":  # Ctrl-C inside fit: drop the partial run
                     interrupted = True
@@ -261,10 +302,13 @@ def run_study(spec, data, jobs=1, on_result=None, on_epoch=None):
                 keep(result)
         else:
             runner = Parallel(n_jobs=jobs, return_as="generator_unordered")
-            for result in runner(delayed(run_one)(spec.model, c, s, data) for c, s in tasks):
+            for result in runner(delayed(run_one)(spec.model, c, s, data) for c, s in todo):
                 keep(result)
     except KeyboardInterrupt:
         interrupted = True
+    finally:
+        if handle is not None:
+            handle.close()
     order = {(c.name, s): i for i, (c, s) in enumerate(tasks)}
     return sorted(results, key=lambda r: order[(r["config"], r["seed"])]), interrupted
 
