@@ -1,0 +1,31 @@
+import json
+
+import numpy as np
+
+from shrinkage._runlog import data_id, differences, read_lines
+
+
+def test_data_id_follows_the_contents_and_not_how_labels_are_held():
+    X = np.arange(12, dtype=np.float32).reshape(4, 3)
+    labels = ["a", "b", "a", "b"]
+    assert data_id(X, np.array(labels)) == data_id(X.copy(), np.array(labels, dtype=object))  # text, not pointers
+    changed = X.copy()
+    changed[2, 1] += 1
+    assert data_id(changed, np.array(labels)) != data_id(X, np.array(labels))
+    assert data_id(X.reshape(3, 4), np.array(labels)) != data_id(X, np.array(labels))  # same bytes, other shape
+    assert data_id(X.astype(np.float64), np.array(labels)) != data_id(X, np.array(labels))
+
+
+def test_read_lines_skips_a_line_cut_by_a_kill(tmp_path):
+    path = tmp_path / "log.jsonl"
+    assert read_lines(path) == []
+    path.write_text(json.dumps({"a": 1}) + "\n" + json.dumps({"b": 2}) + "\n" + '{"c": ')
+    assert read_lines(path) == [{"a": 1}, {"b": 2}]
+
+
+def test_differences_compare_settings_as_json_stores_them():
+    setting = {"model": {"hidden_layer_sizes": (32,)}, "cv": 3}
+    stored = json.loads(json.dumps(setting))
+    assert differences(setting, stored) == []
+    assert differences(setting, {**stored, "cv": 5}) == ["cv"]
+    assert differences(setting, None) == ["cv", "model"]
