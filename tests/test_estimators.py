@@ -1,3 +1,4 @@
+import re
 import warnings
 
 import numpy as np
@@ -354,6 +355,21 @@ def test_monte_carlo_dropout_prediction(digits_split):
     assert np.mean(mc.argmax(1) == plain.argmax(1)) > 0.9
     np.testing.assert_array_equal(clf.predict(X_te, mc_samples=20, random_state=0), clf.classes_[mc.argmax(1)])
     np.testing.assert_array_equal(clf.predict_log_proba(X_te, mc_samples=20, random_state=0), np.log(mc))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_monte_carlo_dropout_refuses_a_bad_count_and_a_model_without_dropout(digits_split):
+    X_tr, X_te, y_tr, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(8,), dropout=0.5, max_epochs=2, random_state=0).fit(X_tr, y_tr)
+    for bad in (-1, 2.5, "3", True):  # -1 gave NaN probabilities, 2.5 a TypeError from inside
+        with pytest.raises(ValueError, match=re.escape(f"mc_samples must be an int >= 0 or None; got {bad!r}")):
+            clf.predict_proba(X_te, mc_samples=bad)
+    np.testing.assert_array_equal(clf.predict_proba(X_te, mc_samples=None), clf.predict_proba(X_te))
+    plain = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X_tr, y_tr)
+    with pytest.raises(ValueError, match="mc_samples=3 needs dropout: this model has none"):
+        plain.predict(X_te, mc_samples=3)
+    inputs_only = LinearClassifier(input_dropout=0.2, max_epochs=2, random_state=0).fit(X_tr, y_tr)
+    assert inputs_only.predict(X_te, mc_samples=3, random_state=0).shape == (len(X_te),)
 
 
 @pytest.mark.parametrize("mode", ["inverted", "classic"])

@@ -116,7 +116,8 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         """Class probabilities (softmax of the output layer), shape ``(n_samples, n_classes)``.
 
         ``X`` is an array or sparse matrix of shape ``(n_samples,
-        n_features_in_)``. With ``mc_samples > 0``, dropout stays on and the
+        n_features_in_)``. With ``mc_samples > 0`` (an int; the model must
+        have dropout or input_dropout), dropout stays on and the
         probabilities are the mean over that many stochastic passes (Monte
         Carlo dropout, Gal & Ghahramani 2016), drawn from ``random_state``
         (int, Generator or None).
@@ -388,8 +389,9 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
         """Predictions for ``X`` (shape ``(n_samples, n_features_in_)``): shape ``(n_samples,)``, or
         ``(n_samples, n_outputs)`` when fitted on a 2-D ``y``.
 
-        With ``mc_samples > 0``, the mean of that many passes with dropout on,
-        drawn from ``random_state`` (Monte Carlo dropout).
+        With ``mc_samples > 0`` (an int; the model must have dropout or
+        input_dropout), the mean of that many passes with dropout on, drawn
+        from ``random_state`` (Monte Carlo dropout).
         """
         out = self._output(X, mc_samples, random_state)
         return out.ravel() if self._y_1d else out

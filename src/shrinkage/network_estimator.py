@@ -591,6 +591,10 @@ class NetworkEstimator(BaseEstimator):
 
     def _output(self, X, mc_samples=0, random_state=None):
         check_is_fitted(self, "coefs_")
+        P.validate_params({"mc_samples": mc_samples}, {"mc_samples": [P.AtLeast(int, 0), P.NoneOK()]})
+        if mc_samples and not (self.input_dropout or getattr(self, "dropout", 0)):
+            raise ValueError(f"mc_samples={mc_samples} needs dropout: this model has none (dropout and "
+                             "input_dropout are 0), so every pass would give the same output")
         with _numeric_input():
             X = validate_data(self, X, reset=False, dtype=self._dtype(), accept_sparse="csr")
         network = self._network()
