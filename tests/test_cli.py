@@ -146,6 +146,44 @@ def test_predict_on_builtin_test_split_and_stdout(tmp_path, capsys):
     assert "accuracy" in captured.err
 
 
+def test_predict_writes_probabilities_and_monte_carlo_averages(tmp_path, capsys):
+    model, plain_model = tmp_path / "m.npz", tmp_path / "plain.npz"
+    common = ["train", "--data", "wine", "--hidden", "16", "--max-epochs", "20", "--quiet", "--save"]
+    assert main(common + [str(model), "--dropout", "0.3"]) == 0 and main(common + [str(plain_model)]) == 0
+
+    def table(*extra):
+        assert main(["predict", str(model), "--data", "wine", *extra]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        return lines[0].split(","), [line.split(",") for line in lines[1:]]
+
+    header, rows = table("--proba")
+    assert header == ["prediction", "p(0)", "p(1)", "p(2)"] and len(rows) == 89
+    proba = np.array([[float(v) for v in r[1:]] for r in rows])
+    np.testing.assert_allclose(proba.sum(axis=1), 1, atol=1e-5)
+    assert [r[0] for r in rows] == [str(c) for c in proba.argmax(axis=1)]
+    _, mc_rows = table("--proba", "--mc-samples", "20")
+    assert table("--proba", "--mc-samples", "20")[1] == mc_rows != rows  # seeded: the same draws every time
+    assert main(["predict", str(plain_model), "--data", "wine", "--mc-samples", "5"]) == 2
+    assert "needs dropout: this model has none" in capsys.readouterr().err
+    hinge = tmp_path / "hinge.npz"
+    assert main(["train", "--data", "wine", "--model", "linear", "--set", "loss=hinge", "--max-epochs", "2",
+                 "--quiet", "--save", str(hinge)]) == 0
+    assert main(["predict", str(hinge), "--data", "wine", "--proba"]) == 2
+    assert "holds a LinearClassifier with the hinge loss" in capsys.readouterr().err
+
+
+def test_a_closed_pipe_ends_predict_quietly(tmp_path):
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", "digits", "--model", "linear", "--max-epochs", "1", "--quiet",
+                 "--save", str(model)]) == 0
+    proc = subprocess.Popen([sys.executable, "-m", "shrinkage", "predict", str(model), "--data", "digits", "--proba"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
+    assert proc.stdout.readline().startswith("prediction,")
+    proc.stdout.close()  # as `| head -1` does
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 1 and "Traceback" not in err and "Error" not in err
+
+
 @pytest.mark.parametrize(
     "argv,problem",
     [

@@ -387,16 +387,42 @@ def cmd_predict(args):
             X = standardize(X, prep["mean"], prep["scale"]) if prep else X.astype(np.float32)
     except DataError as exc:
         raise CommandError(str(exc)) from None
-    pred = est.predict(X)
-    lines = "prediction\n" + "".join(f"{p}\n" for p in pred)
+    header, rows = _predictions(est, X, args)
     if args.out:
-        Path(args.out).write_text(lines)
+        with open(args.out, "w", newline="", encoding="utf-8") as handle:
+            _write_csv(handle, header, rows)
     else:
-        sys.stdout.write(lines)
+        _write_csv(sys.stdout, header, rows)
+    pred = rows[0]
     if y is not None and hasattr(est, "classes_") and len(y) == len(pred):
         print(f"accuracy {np.mean(pred.astype(str) == np.asarray(y).astype(str)):.4f} on {len(y)} labelled rows",
               file=sys.stderr)
     return 0
+
+
+def _predictions(est, X, args):
+    """``(header, columns)``: the predictions, then with ``--proba`` each class's probability."""
+    mc = {"mc_samples": args.mc_samples, "random_state": 0} if args.mc_samples else {}
+    if args.proba and not hasattr(est, "predict_proba"):
+        raise CommandError(f"--proba needs a classifier with probabilities; {args.model} holds a "
+                           f"{type(est).__name__}" + (" with the hinge loss" if hasattr(est, "classes_") else ""))
+    try:
+        if not args.proba:
+            return ["prediction"], [est.predict(X, **mc)]
+        proba = est.predict_proba(X, **mc)
+    except ValueError as exc:  # --mc-samples on a model without dropout
+        raise CommandError(f"{args.model}: {exc}") from None
+    header = ["prediction", *(f"p({c})" for c in est.classes_)]
+    return header, [est.classes_[proba.argmax(axis=1)], *proba.T]
+
+
+def _write_csv(handle, header, columns):
+    import csv
+
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(header)
+    labels, *probabilities = columns
+    writer.writerows(zip(labels.tolist(), *([f"{p:.6g}" for p in column] for column in probabilities)))
 
 
 # ----------------------------------------------------------------- datasets
@@ -432,7 +458,8 @@ def build_parser():
 
     study = sub.add_parser("study", help="train one model under each regularizer and write a report",
                            description="Train the same MLP under each regularizer, several seeds each; print "
-                                       "a table and write report.html, results.json and history.csv.")
+                                       "a table and write report.html, results.json and history.csv; runs.jsonl "
+                                       "logs each run as it ends, for --resume.")
     study.add_argument("--data", help="built-in data set name or a CSV/.npz path/CIFAR-10 folder (default: mnist1d)")
     study.add_argument("--target", help="label column of a CSV file (default: the last)")
     study.add_argument("--config", help="study file in TOML (data, model, configurations)")
@@ -489,12 +516,16 @@ def build_parser():
     sweep.set_defaults(func=cmd_sweep)
 
     predict = sub.add_parser("predict", help="predict with a saved model",
-                             description="Predict labels for the rows of a CSV/.npz file (or a built-in data "
-                                         "set's test split) with a model saved by 'shrinkage train'.")
+                             description="Predict labels (with --proba, also class probabilities) for the rows of "
+                                         "a CSV/.npz file (or a built-in data set's test split) with a model "
+                                         "saved by 'shrinkage train', as CSV.")
     predict.add_argument("model", help="model file written by 'shrinkage train --save'")
     predict.add_argument("--data", required=True, help="CSV/.npz file or built-in data set name")
     predict.add_argument("--target", help="label column to ignore in a CSV file")
     predict.add_argument("--out", help="write predictions here instead of standard output")
+    predict.add_argument("--proba", action="store_true", help="add a column with each class's probability")
+    predict.add_argument("--mc-samples", type=_positive_int, metavar="N",
+                         help="average N passes with dropout on (Monte Carlo dropout; the model needs dropout)")
     predict.set_defaults(func=cmd_predict)
 
     datasets = sub.add_parser("datasets", help="list the built-in data sets",
@@ -536,6 +567,9 @@ def main(argv=None):
     except KeyboardInterrupt:  # outside training (which stops cleanly on its own): no traceback
         print(f"shrinkage {args.command}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader of our output (head, less) has gone: stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 1
 
 
 if __name__ == "__main__":
