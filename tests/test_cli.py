@@ -172,6 +172,21 @@ def test_predict_writes_probabilities_and_monte_carlo_averages(tmp_path, capsys)
     assert "holds a LinearClassifier with the hinge loss" in capsys.readouterr().err
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_predict_writes_a_column_per_output_of_a_regressor(tmp_path, capsys):
+    from shrinkage import MLPRegressor, save
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_epochs=2, random_state=0).fit(X, np.c_[X.sum(1), X[:, 0]])
+    save(reg, tmp_path / "r.npz")
+    np.savez(tmp_path / "x.npz", X=X)
+    assert main(["predict", str(tmp_path / "r.npz"), "--data", str(tmp_path / "x.npz")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "prediction_0,prediction_1"
+    np.testing.assert_allclose([[float(v) for v in line.split(",")] for line in lines[1:]], reg.predict(X),
+                               rtol=1e-6)
+
+
 def test_a_closed_pipe_ends_predict_quietly(tmp_path):
     model = tmp_path / "m.npz"
     assert main(["train", "--data", "digits", "--model", "linear", "--max-epochs", "1", "--quiet",

@@ -393,7 +393,7 @@ def cmd_predict(args):
             _write_csv(handle, header, rows)
     else:
         _write_csv(sys.stdout, header, rows)
-    pred = rows[0]
+    pred = rows[0]  # the labels, for the accuracy below
     if y is not None and hasattr(est, "classes_") and len(y) == len(pred):
         print(f"accuracy {np.mean(pred.astype(str) == np.asarray(y).astype(str)):.4f} on {len(y)} labelled rows",
               file=sys.stderr)
@@ -408,7 +408,10 @@ def _predictions(est, X, args):
                            f"{type(est).__name__}" + (" with the hinge loss" if hasattr(est, "classes_") else ""))
     try:
         if not args.proba:
-            return ["prediction"], [est.predict(X, **mc)]
+            pred = est.predict(X, **mc)
+            if pred.ndim == 2:  # a regressor of several outputs: a column each
+                return [f"prediction_{k}" for k in range(pred.shape[1])], list(pred.T)
+            return ["prediction"], [pred]
         proba = est.predict_proba(X, **mc)
     except ValueError as exc:  # --mc-samples on a model without dropout
         raise CommandError(f"{args.model}: {exc}") from None
@@ -417,12 +420,15 @@ def _predictions(est, X, args):
 
 
 def _write_csv(handle, header, columns):
+    """One column per array: numbers to float32's 7 significant digits, labels as they are."""
     import csv
+
+    def cells(column):
+        return [f"{v:.7g}" for v in column.tolist()] if column.dtype.kind == "f" else column.tolist()
 
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(header)
-    labels, *probabilities = columns
-    writer.writerows(zip(labels.tolist(), *([f"{p:.6g}" for p in column] for column in probabilities)))
+    writer.writerows(zip(*(cells(c) for c in columns)))
 
 
 # ----------------------------------------------------------------- datasets
