@@ -45,6 +45,10 @@ KERAS_CASES = [
     (dict(patience=1, start_from_epoch=3), [0.1, 0.2, 0.3, 1.0, 0.9, 0.95], 5, 4),
     (dict(patience=1), [0.1, 0.2, 0.3, 1.0, 0.9, 0.95], 1, 0),
     (dict(patience=1, mode="max", monitor="val_score"), [0.5, 0.6, 0.6], 2, 1),
+    # improvement is strict: a value equal to best - min_delta (exact in binary) does not improve
+    (dict(patience=1), [1.0, 1.0], 1, 0),
+    (dict(patience=1, min_delta=0.25), [1.0, 0.75], 1, 0),
+    (dict(patience=1, min_delta=0.25, mode="max", monitor="val_score"), [0.5, 0.75], 1, 0),
 ]
 
 

@@ -222,6 +222,15 @@ def test_max_norm_bounds_every_unit(W, c):
     np.testing.assert_array_equal(W[:, small], before[:, small])  # units inside the ball are untouched
 
 
+def test_max_norm_rescales_exactly_the_units_over_the_bound():
+    directions = rng.normal(size=(4, 3))
+    directions /= np.linalg.norm(directions, axis=0)
+    W = directions * [1.0, 3.0, 4.0]  # unit norms below, just above and far above the bound 2
+    max_norm_project(W, 2.0)
+    np.testing.assert_allclose(np.linalg.norm(W, axis=0), [1.0, 2.0, 2.0])
+    np.testing.assert_allclose(W, directions * [1.0, 2.0, 2.0])  # each unit keeps its direction
+
+
 def test_state_dict_round_trip_continues_identically():
     w0 = rng.normal(size=(3, 3))
     grads = random_grads([(3, 3)], steps=6)
