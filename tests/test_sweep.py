@@ -214,6 +214,12 @@ def test_resume_reuses_only_fits_of_the_same_data_and_model(tmp_path, capsys):
         assert sweep(*other, "--resume", "--quiet") == 2  # these fits would be reported as the new sweep's
         assert f"holds fits made with other settings ({differs})" in capsys.readouterr().err
         assert (tmp_path / "sweep.jsonl").read_text() == before
+    lines = before.splitlines()  # written by a version that did not record settings: cannot be checked
+    (tmp_path / "sweep.jsonl").write_text("".join(json.dumps({k: v for k, v in json.loads(line).items()
+                                                              if k != "setting"}) + "\n" for line in lines))
+    assert sweep("--data", "wine", "--resume", "--quiet") == 2
+    assert "from an earlier version of shrinkage, which did not record" in capsys.readouterr().err
+    (tmp_path / "sweep.jsonl").write_text(before)
     # The same data and model with one more point: only its fits run.
     assert sweep("--data", "wine", "--resume", alphas="1e-3,1e-2,1e-1") == 0
     assert capsys.readouterr().out.count(" split ") == 2 and len(read_results(tmp_path / "sweep.jsonl")) == 6

@@ -234,7 +234,10 @@ def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None, schedul
                          "or give another --out")
     setting = sweep_setting(spec, X, y)
     for r in done:  # reusing fits of other data or another model would report them as this sweep's
-        if differ := differences(setting, r.get("setting")):
+        if "setting" not in r:
+            raise SweepError(f"{path} holds fits from an earlier version of shrinkage, which did not record "
+                             "their data and settings, so they cannot be checked; give another --out")
+        if differ := differences(setting, r["setting"]):
             verb = "differ" if len(differ) > 1 else "differs"
             raise SweepError(f"{path} holds fits made with other settings ({', '.join(differ)} {verb}); "
                              "resume it with the data and settings it was started with, or give another --out")
