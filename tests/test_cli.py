@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 import time
@@ -233,6 +234,17 @@ def test_train_penalty_none_reaches_the_estimator(tmp_path):
                  "--batch-size", "auto", "--quiet", "--save", str(model)]) == 0
     est = load(model)
     assert est.penalty is None and est.hidden_layer_sizes == () and est.batch_size == "auto"
+
+
+def test_train_reports_the_exact_zeros_of_l1(tmp_path, capsys):
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", "digits", "--hidden", "16", "--penalty", "l1", "--alpha", "1e-3",
+                 "--max-epochs", "10", "--random-state", "0", "--save", str(model)]) == 0
+    zeros = float(re.search(r", ([\d.]+)% of the weights exactly zero", capsys.readouterr().out).group(1))
+    coefs = load(model).coefs_
+    assert zeros > 0 and zeros == round(100 * np.mean(np.concatenate([W.ravel() for W in coefs]) == 0), 1)
+    assert main(["train", "--data", "digits", "--hidden", "16", "--max-epochs", "2"]) == 0
+    assert "exactly zero" not in capsys.readouterr().out  # no zeros, no mention
 
 
 def test_datasets_command(capsys):

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from shrinkage.optim import SGD, Adam, Updater, build_regularizers, max_norm_project
-from shrinkage.parameters import Parameters
+from shrinkage.parameters import Parameters, zero_fraction
 
 rng = np.random.default_rng(4)
 
@@ -351,3 +351,14 @@ def test_continue_from_carries_only_state_of_the_same_kind():
     (cum_sgd,), (cum_adam,) = sgd.regularizers, adam.regularizers
     assert cum_sgd.state.u.any() and np.array_equal(cum_adam.state.u, cum_sgd.state.u)  # same kind: carried
     np.testing.assert_array_equal(cum_adam.state.q, cum_sgd.state.q)
+
+
+def test_zero_fraction_counts_exact_zeros_of_the_weights_only():
+    params = Parameters([(2, 3), (3, 1)])
+    params.data[:] = 1.0  # biases too: they are not weights
+    params.coefs[0][0, :] = 0.0
+    params.coefs[1][2, 0] = 0.0
+    params.intercepts[0][:] = 0.0
+    assert zero_fraction(params.coefs) == 4 / 9
+    params.coefs[1][1, 0] = 1e-30  # tiny is not zero
+    assert zero_fraction(params.coefs) == 4 / 9

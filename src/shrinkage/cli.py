@@ -251,6 +251,7 @@ def cmd_train(args):
 
     from .checkpoint import CheckpointError
     from .datasets import DataError, load_dataset
+    from .parameters import zero_fraction
     from .serialization import save
 
     est = _estimator_from_args(args)
@@ -270,9 +271,11 @@ def cmd_train(args):
         except CheckpointError as exc:
             raise CommandError(str(exc)) from None
     if not args.quiet:
+        zeros = zero_fraction(est.coefs_)
         print(f"{type(est).__name__} on {ds.name}: train accuracy {est.score(ds.X_train, ds.y_train):.4f}, "
               f"test accuracy {est.score(ds.X_test, ds.y_test):.4f}, {est.n_epochs_} epochs "
-              f"({est.stop_reason_})", flush=True)
+              f"({est.stop_reason_})" + (f", {100 * zeros:.1f}% of the weights exactly zero" if zeros else ""),
+              flush=True)
     if args.save is not None:
         save(est, args.save, input_mean=ds.mean, input_scale=ds.scale)
         if not args.quiet:

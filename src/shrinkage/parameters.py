@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Parameters"]
+__all__ = ["Parameters", "zero_fraction"]
+
+
+def zero_fraction(coefs):
+    """The fraction of the weights in ``coefs`` (a list of weight matrices, biases apart) that are exactly 0."""
+    return float(sum(np.count_nonzero(W == 0) for W in coefs) / max(sum(W.size for W in coefs), 1))
 
 
 class Parameters:

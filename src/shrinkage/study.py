@@ -26,6 +26,7 @@ from ._runlog import data_id, read_lines
 from .datasets import load_dataset
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
+from .parameters import zero_fraction
 from .training import Callback
 
 __all__ = ["Configuration", "StudySpec", "default_spec", "spec_from_toml", "run_study", "finished_runs", "summarize"]
@@ -169,10 +170,6 @@ def spec_from_toml(path):
 # ------------------------------------------------------------------- running
 
 
-def _zero_fraction(coefs):
-    return float(np.mean(np.concatenate([W.ravel() for W in coefs]) == 0))
-
-
 HIST_EDGES = np.linspace(-8, 1, 37)  # log10 |w| bins; exact zeros are counted apart
 
 
@@ -211,7 +208,7 @@ def run_one(model, config, seed, data, tick=None):
         "train_accuracy": float(train_acc),
         "gap": float(train_acc - test_acc),
         "best_val_loss": float(np.nanmin(history["val_loss"])),
-        "zero_fraction": _zero_fraction(est.coefs_),
+        "zero_fraction": zero_fraction(est.coefs_),
         "max_hidden_norm": float(hidden_norms.max()) if hidden_norms.size else None,
         "at_max_norm": float(np.mean(hidden_norms >= 0.999 * max_norm)) if max_norm and hidden_norms.size else None,
         "epochs": int(est.n_epochs_),

@@ -32,6 +32,7 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from .estimators import MLPClassifier
 from ._runlog import data_id, differences, read_lines
 from .network_estimator import fit_quietly
+from .parameters import zero_fraction
 
 __all__ = ["parse_param", "SweepSpec", "tasks_of", "run_sweep", "summarize_sweep", "read_results"]
 
@@ -161,10 +162,9 @@ def fit_task(spec, point, split, X, y, start_from=None):
     fit_quietly(est, X[train], y[train])  # one BLAS thread: the same numbers for any --jobs
     if est.stop_reason_ == "interrupted":  # Ctrl-C inside fit: a partial fit is not a result
         raise KeyboardInterrupt
-    weights = np.concatenate([W.ravel() for W in est.coefs_])
     result = {"key": task_key(point, split), "point": point, "split": split,
               "score": float(est.score(X[held_out], y[held_out])),
-              "zero_fraction": float(np.mean(weights == 0)), "epochs": int(est.n_epochs_),
+              "zero_fraction": zero_fraction(est.coefs_), "epochs": int(est.n_epochs_),
               "stop_reason": est.stop_reason_, "seconds": time.perf_counter() - started}
     if spec.warm_start:
         result["_estimator"] = est  # for the next point of the path; removed before the result is stored
