@@ -1,4 +1,5 @@
-"""What every shrinkage estimator shares: parameter checks, the network, training, checkpoints, inference.
+"""What every shrinkage estimator shares: the network, training, checkpoints, inference (the parameter
+checks are in :mod:`._estimator_params`).
 
 :class:`NetworkEstimator` builds a stack of Dense layers, activations and
 dropout over one :class:`~shrinkage.parameters.Parameters` buffer and trains it
@@ -22,6 +23,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _params as P
+from ._estimator_params import check_estimator_params
 from ._inputs import _check_weight, _data_fingerprint, _numeric_input, _scaled_weight, _times_class_weight
 from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
 from .early_stopping import EarlyStopping
@@ -33,42 +35,6 @@ from .training import Callback, Trainer, TrainingOutcome, predict_in_batches, st
 
 __all__ = ["NetworkEstimator", "TrainingDivergedWarning", "as_generator", "json_safe_params", "fit_quietly"]
 
-_UNIT = P.Interval(float, 0, 1, "left")  # [0, 1)
-_PARAMETER_TABLE = {
-    "activation": [P.Options(*ACTIVATIONS)],
-    "penalty": [P.NoneOK(), P.Options("l2", "l1", "elasticnet")],
-    "alpha": [P.Interval(float, 0, None, "left")],
-    "l1_ratio": [P.NoneOK(), P.Interval(float, 0, 1, "both")],
-    "l1_method": [P.Options("proximal", "subgradient", "cumulative")],
-    "weight_decay": [P.Interval(float, 0, None, "left")],
-    "dropout": [_UNIT],
-    "input_dropout": [_UNIT],
-    "dropout_mode": [P.Options("inverted", "classic")],
-    "max_norm": [P.NoneOK(), P.Interval(float, 0, None, "neither")],
-    "optimizer": [P.Options("sgd", "adam")],
-    "learning_rate": [P.Interval(float, 0, None, "neither")],
-    "momentum": [P.Interval(float, 0, 1, "left")],
-    "nesterov": [P.Boolean()],
-    "beta_1": [_UNIT],
-    "beta_2": [_UNIT],
-    "epsilon": [P.Interval(float, 0, None, "neither")],
-    "batch_size": [P.Options("auto"), P.Interval(int, 1, None)],
-    "max_epochs": [P.Interval(int, 1, None)],
-    "early_stopping": [P.Boolean()],
-    "patience": [P.NoneOK(), P.Interval(int, 0, None)],
-    "min_delta": [P.Interval(float, 0, None, "left")],
-    "stopping_criterion": [P.Options("patience", "gl", "pq", "up")],
-    "stopping_threshold": [P.NoneOK(), P.Interval(float, 0, None, "left")],
-    "validation_fraction": [P.Interval(float, 0, 1, "neither")],
-    "restore_best_weights": [P.Boolean()],
-    "shuffle": [P.Boolean()],
-    "random_state": [P.NoneOK(), P.Interval(int, 0, 2**32 - 1),
-                     P.Instance(np.random.Generator, np.random.RandomState)],
-    "verbose": [P.Interval(int, 0, None), P.Boolean()],
-    "dtype": [P.DType()],
-    "warm_start": [P.Boolean()],
-    "class_weight": [P.NoneOK(), P.Options("balanced"), P.WeightDict()],
-}
 DEFAULT_PATIENCE = 10
 DEFAULT_L1_RATIO = 0.5
 # What _updater builds the optimizer and the regularization chain from (and dtype, their buffers' type).
@@ -175,45 +141,7 @@ class NetworkEstimator(BaseEstimator):
         return np.dtype(self.dtype).type
 
     def _check_params(self):
-        table = {k: v for k, v in _PARAMETER_TABLE.items() if k in self.get_params(deep=False)}
-        table["loss"] = [P.Options(*self._output_losses)]
-        if "hidden_layer_sizes" in self.get_params(deep=False):
-            table["hidden_layer_sizes"] = [P.IntTuple()]
-        P.validate_params(self.get_params(deep=False), table)
-        self._check_param_rules()
-        if self.stopping_criterion == "up" and self.stopping_threshold is not None:
-            if float(self.stopping_threshold) != int(self.stopping_threshold) or self.stopping_threshold < 1:
-                raise ValueError(
-                    f"stopping_threshold must be an int >= 1 with stopping_criterion='up'; "
-                    f"got {self.stopping_threshold!r}"
-                )
-
-    def _check_param_rules(self):
-        """Rules between parameters: a setting that would be silently ignored is an error."""
-        if self.l1_ratio is not None and self.penalty != "elasticnet":
-            raise ValueError(f"l1_ratio is only used with penalty='elasticnet'; got penalty={self.penalty!r}")
-        if self.l1_method != "proximal" and self.penalty not in ("l1", "elasticnet"):
-            raise ValueError(f"l1_method={self.l1_method!r} is only used with penalty='l1' or 'elasticnet'; "
-                             f"got penalty={self.penalty!r}")
-        if self.patience is not None and not (self.early_stopping and self.stopping_criterion == "patience"):
-            raise ValueError("patience is only used with early_stopping=True and stopping_criterion='patience'; "
-                             f"got early_stopping={self.early_stopping}, "
-                             f"stopping_criterion={self.stopping_criterion!r}")
-        if self.stopping_threshold is not None and not (self.early_stopping and
-                                                        self.stopping_criterion != "patience"):
-            raise ValueError("stopping_threshold is only used with early_stopping=True and stopping_criterion "
-                             f"'gl', 'pq' or 'up'; got early_stopping={self.early_stopping}, "
-                             f"stopping_criterion={self.stopping_criterion!r}")
-        for name, default in (("stopping_criterion", "patience"), ("min_delta", 0.0)):
-            if getattr(self, name) != default and not self.early_stopping:
-                raise ValueError(f"{name}={getattr(self, name)!r} is only used with early_stopping=True; "
-                                 "got early_stopping=False")
-        if self.nesterov and not (self.optimizer == "sgd" and self.momentum > 0):
-            raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; "
-                             f"got optimizer={self.optimizer!r}, momentum={self.momentum}")
-        if getattr(self, "dropout", 0.0) and not self._hidden_sizes():
-            raise ValueError(f"dropout={self.dropout} acts on hidden units, and hidden_layer_sizes=() has none; "
-                             "use input_dropout to drop input features")
+        check_estimator_params(self.get_params(deep=False), self._output_losses)
 
     def _batch_size(self, n_samples):
         return min(200, n_samples) if self.batch_size == "auto" else min(self.batch_size, n_samples)

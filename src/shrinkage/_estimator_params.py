@@ -1,0 +1,93 @@
+"""The estimators' parameters: what each may be (one table, checked by :mod:`._params`) and the rules
+between them. Called by ``fit`` and ``partial_fit`` (scikit-learn's convention: ``__init__`` only stores).
+
+A setting that would be silently ignored is an error: ``l1_ratio`` without
+the elastic net, ``patience`` without early stopping, ``nesterov`` without
+momentum, ``dropout`` without hidden units.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _params as P
+from .layers import ACTIVATIONS
+
+__all__ = ["TABLE", "check_estimator_params"]
+
+_UNIT = P.Interval(float, 0, 1, "left")  # [0, 1)
+TABLE = {
+    "activation": [P.Options(*ACTIVATIONS)],
+    "penalty": [P.NoneOK(), P.Options("l2", "l1", "elasticnet")],
+    "alpha": [P.Interval(float, 0, None, "left")],
+    "l1_ratio": [P.NoneOK(), P.Interval(float, 0, 1, "both")],
+    "l1_method": [P.Options("proximal", "subgradient", "cumulative")],
+    "weight_decay": [P.Interval(float, 0, None, "left")],
+    "dropout": [_UNIT],
+    "input_dropout": [_UNIT],
+    "dropout_mode": [P.Options("inverted", "classic")],
+    "max_norm": [P.NoneOK(), P.Interval(float, 0, None, "neither")],
+    "optimizer": [P.Options("sgd", "adam")],
+    "learning_rate": [P.Interval(float, 0, None, "neither")],
+    "momentum": [P.Interval(float, 0, 1, "left")],
+    "nesterov": [P.Boolean()],
+    "beta_1": [_UNIT],
+    "beta_2": [_UNIT],
+    "epsilon": [P.Interval(float, 0, None, "neither")],
+    "batch_size": [P.Options("auto"), P.Interval(int, 1, None)],
+    "max_epochs": [P.Interval(int, 1, None)],
+    "early_stopping": [P.Boolean()],
+    "patience": [P.NoneOK(), P.Interval(int, 0, None)],
+    "min_delta": [P.Interval(float, 0, None, "left")],
+    "stopping_criterion": [P.Options("patience", "gl", "pq", "up")],
+    "stopping_threshold": [P.NoneOK(), P.Interval(float, 0, None, "left")],
+    "validation_fraction": [P.Interval(float, 0, 1, "neither")],
+    "restore_best_weights": [P.Boolean()],
+    "shuffle": [P.Boolean()],
+    "random_state": [P.NoneOK(), P.Interval(int, 0, 2**32 - 1),
+                     P.Instance(np.random.Generator, np.random.RandomState)],
+    "verbose": [P.Interval(int, 0, None), P.Boolean()],
+    "dtype": [P.DType()],
+    "warm_start": [P.Boolean()],
+    "class_weight": [P.NoneOK(), P.Options("balanced"), P.WeightDict()],
+}
+
+
+def check_estimator_params(params, output_losses):
+    """Check ``params`` (an estimator's ``get_params(deep=False)``) against :data:`TABLE`, ``loss`` against
+    ``output_losses``, then the rules between parameters; raise ValueError naming the first problem."""
+    table = {k: v for k, v in TABLE.items() if k in params}
+    table["loss"] = [P.Options(*output_losses)]
+    if "hidden_layer_sizes" in params:
+        table["hidden_layer_sizes"] = [P.IntTuple()]
+    P.validate_params(params, table)
+    _check_rules(params)
+
+
+def _check_rules(p):
+    """Rules between parameters: a setting that would be silently ignored is an error."""
+    if p["l1_ratio"] is not None and p["penalty"] != "elasticnet":
+        raise ValueError(f"l1_ratio is only used with penalty='elasticnet'; got penalty={p['penalty']!r}")
+    if p["l1_method"] != "proximal" and p["penalty"] not in ("l1", "elasticnet"):
+        raise ValueError(f"l1_method={p['l1_method']!r} is only used with penalty='l1' or 'elasticnet'; "
+                         f"got penalty={p['penalty']!r}")
+    early, criterion = p["early_stopping"], p["stopping_criterion"]
+    if p["patience"] is not None and not (early and criterion == "patience"):
+        raise ValueError("patience is only used with early_stopping=True and stopping_criterion='patience'; "
+                         f"got early_stopping={early}, stopping_criterion={criterion!r}")
+    if p["stopping_threshold"] is not None and not (early and criterion != "patience"):
+        raise ValueError("stopping_threshold is only used with early_stopping=True and stopping_criterion "
+                         f"'gl', 'pq' or 'up'; got early_stopping={early}, stopping_criterion={criterion!r}")
+    for name, default in (("stopping_criterion", "patience"), ("min_delta", 0.0)):
+        if p[name] != default and not early:
+            raise ValueError(f"{name}={p[name]!r} is only used with early_stopping=True; got early_stopping=False")
+    if p["nesterov"] and not (p["optimizer"] == "sgd" and p["momentum"] > 0):
+        raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; "
+                         f"got optimizer={p['optimizer']!r}, momentum={p['momentum']}")
+    sizes = p.get("hidden_layer_sizes", ())
+    if p.get("dropout", 0.0) and not ((sizes,) if np.isscalar(sizes) else tuple(sizes)):
+        raise ValueError(f"dropout={p['dropout']} acts on hidden units, and hidden_layer_sizes=() has none; "
+                         "use input_dropout to drop input features")
+    threshold = p["stopping_threshold"]
+    if criterion == "up" and threshold is not None and (float(threshold) != int(threshold) or threshold < 1):
+        raise ValueError(f"stopping_threshold must be an int >= 1 with stopping_criterion='up'; got {threshold!r}")
