@@ -68,6 +68,12 @@ WORKLOADS = {
 }
 
 
+# The BLAS bound (samples/s) on the 2-core machine the speed targets were set on, in a fast phase. This
+# machine has fast and slow phases (up to 2x apart, from load outside the process); the bound's share of
+# these tells which phase a run met.
+REFERENCE_BLAS_BOUND = {"W1": 286_000, "W2": 54_500, "W3": 610_000}
+
+
 def make_data(w, n_samples):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((n_samples, w.sizes[0]), dtype=np.float32)
@@ -382,6 +388,10 @@ def report(rows, micro_results):
               f"{_ratio(r, 'ratio_sklearn32'):>6} {_ratio(r, 'ratio_sklearn64'):>6} {_ratio(r, 'ratio_torch'):>6} "
               f"{100 * r['ratio_blas_bound']:>5.0f}%")
     print("(medians over interleaved rounds; ratios are per-round shrinkage/other speed, median over rounds)")
+    phase = ", ".join(f"{r['workload'][:2]} {100 * r['blas_bound'] / REFERENCE_BLAS_BOUND[r['workload'][:2]]:.0f}%"
+                      for r in rows if r["workload"][:2] in REFERENCE_BLAS_BOUND)
+    print(f"(machine phase: this run's BLAS bound is {phase} of the reference fast-phase bound; well under "
+          "100% means a slow phase, which slows shrinkage's memory-bound work more than PyTorch's)")
     print(f"\n{'prediction samples/s':32} {'shrinkage':>10} {'sklearn32':>10} {'sklearn64':>10} {'torch':>10} "
           f"{'':>10} {'/sk32':>6} {'/sk64':>6} {'/torch':>6}")
     for r in rows:
