@@ -188,10 +188,20 @@ class _EpochTicker(Callback):
         self.tick(1)
 
 
+def _class_weight_labels(params, classes):
+    """``params`` with class_weight's keys turned into the data's labels where they match as text: TOML
+    keys are strings, so ``class_weight = {"1" = 3.0}`` must weigh the integer label 1."""
+    weights = params.get("class_weight")
+    if not isinstance(weights, dict):
+        return params
+    by_text = {str(c): c for c in classes}
+    return {**params, "class_weight": {by_text.get(str(k), k): v for k, v in weights.items()}}
+
+
 def run_one(model, config, seed, data, tick=None):
     """Train one (configuration, seed) pair; return a JSON-ready dict."""
     X_tr, y_tr, X_val, y_val, X_te, y_te = data
-    params = {**model, **config.params, "random_state": seed}
+    params = _class_weight_labels({**model, **config.params, "random_state": seed}, np.unique(y_tr))
     est = MLPClassifier(**params)
     started = time.perf_counter()
     callbacks = [_EpochTicker(tick)] if tick is not None else None
