@@ -78,7 +78,7 @@ def strip_times(results):
     return runs
 
 
-def test_study_file_class_weight_keys_name_integer_labels(tmp_path):
+def test_study_file_class_weight_keys_name_integer_labels(tmp_path, capsys):
     config = tmp_path / "s.toml"  # TOML keys are strings; wine's labels are the integers 0, 1, 2
     config.write_text('data = "wine"\nseeds = 1\n[model]\nhidden_layer_sizes = [8]\nmax_epochs = 3\n'
                       '[[configuration]]\nname = "none"\npenalty = "none"\n'
@@ -86,6 +86,10 @@ def test_study_file_class_weight_keys_name_integer_labels(tmp_path):
     assert main(["study", "--config", str(config), "--jobs", "1", "--out", str(tmp_path / "o"), "--quiet"]) == 0
     runs = {r["config"]: r for r in json.loads((tmp_path / "o" / "results.json").read_text())["runs"]}
     assert runs["weighted"]["history"]["loss"] != runs["none"]["history"]["loss"]  # the weights took effect
+    config.write_text(config.read_text().replace('{"1" = 3.0}', '{"7" = 3.0}'))  # no such label: one line
+    assert main(["study", "--config", str(config), "--jobs", "1", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert ("configuration 'weighted' cannot be trained on this data: class_weight has labels that are not "
+            "classes") in capsys.readouterr().err
 
 
 def test_jobs_2_gives_the_same_numbers_as_jobs_1(tmp_path):

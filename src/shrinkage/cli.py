@@ -126,6 +126,8 @@ def cmd_study(args):
     try:
         results, interrupted = run_study(spec, data, jobs=jobs, on_result=on_result,
                                          on_epoch=on_epoch if jobs == 1 else None, log=log, finished=finished)
+    except StudyConfigError as exc:  # the runs that finished are in the log, for --resume once mended
+        raise CommandError(str(exc)) from None
     finally:
         close()
     seconds = time.perf_counter() - started

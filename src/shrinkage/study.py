@@ -205,7 +205,10 @@ def run_one(model, config, seed, data, tick=None):
     est = MLPClassifier(**params)
     started = time.perf_counter()
     callbacks = [_EpochTicker(tick)] if tick is not None else None
-    fit_quietly(est, X_tr, y_tr, validation_data=(X_val, y_val), callbacks=callbacks)
+    try:
+        fit_quietly(est, X_tr, y_tr, validation_data=(X_val, y_val), callbacks=callbacks)
+    except ValueError as exc:  # a setting that only the data can refuse, such as an unknown class label
+        raise StudyConfigError(f"configuration {config.name!r} cannot be trained on this data: {exc}") from None
     seconds = time.perf_counter() - started
     train_acc, test_acc = est.score(X_tr, y_tr), est.score(X_te, y_te)
     hidden_norms = np.concatenate([np.linalg.norm(W, axis=0) for W in est.coefs_[:-1]] or [np.zeros(0)])
