@@ -220,10 +220,14 @@ def test_a_closed_pipe_ends_predict_quietly(tmp_path):
         (["train", "--data", "wine", "--set", "dropuot=0.1"], "MLPClassifier has no parameter(s) ['dropuot']"),
         (["train", "--data", "wine", "--alpha", "-1"], "alpha must be a float in [0, inf); got -1.0"),
         (["predict", "no-such-model.npz", "--data", "wine"], "no-such-model.npz"),
+        (["train", "--data", "wine", "--set", "class_weight={7: 3.0}"],  # refused by the data, not the settings
+         "class_weight has labels that are not classes ([0, 1, 2]): [7]"),
+        (["sweep", "--data", "wine", "--param", "alpha=1e-3", "--cv", "2", "--jobs", "1", "--out", "{tmp}",
+          "--set", "class_weight={7: 3.0}"], "alpha=0.001 cannot be fitted on this data: class_weight has labels"),
     ],
 )
-def test_command_errors(capsys, argv, problem):
-    assert main(argv) == 2
+def test_command_errors(capsys, tmp_path, argv, problem):
+    assert main([str(tmp_path / "out") if a == "{tmp}" else a for a in argv]) == 2
     assert problem in capsys.readouterr().err
 
 

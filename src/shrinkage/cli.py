@@ -270,7 +270,7 @@ def cmd_train(args):
         warnings.simplefilter("ignore", ConvergenceWarning)
         try:
             est.fit(ds.X_train, ds.y_train, checkpoint=args.checkpoint, resume=args.resume)
-        except CheckpointError as exc:
+        except (CheckpointError, ValueError) as exc:  # also settings only the data can refuse
             raise CommandError(str(exc)) from None
     if not args.quiet:
         zeros = zero_fraction(est.coefs_)

@@ -159,7 +159,10 @@ def fit_task(spec, point, split, X, y, start_from=None):
         est.coefs_, est.intercepts_ = start_from.coefs_, start_from.intercepts_
         est._n_outputs = start_from._n_outputs
     started = time.perf_counter()
-    fit_quietly(est, X[train], y[train])  # one BLAS thread: the same numbers for any --jobs
+    try:
+        fit_quietly(est, X[train], y[train])  # one BLAS thread: the same numbers for any --jobs
+    except ValueError as exc:  # a setting that only the data can refuse, such as an unknown class label
+        raise SweepError(f"{format_point(point) or 'the model'} cannot be fitted on this data: {exc}") from None
     if est.stop_reason_ == "interrupted":  # Ctrl-C inside fit: a partial fit is not a result
         raise KeyboardInterrupt
     result = {"key": task_key(point, split), "point": point, "split": split,
