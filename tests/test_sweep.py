@@ -7,6 +7,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 
+import shrinkage
 from shrinkage import load
 from shrinkage.cli import main
 from shrinkage.datasets import load_dataset
@@ -214,6 +215,11 @@ def test_resume_reuses_only_fits_of_the_same_data_and_model(tmp_path, capsys):
         assert sweep(*other, "--resume", "--quiet") == 2  # these fits would be reported as the new sweep's
         assert f"holds fits made with other settings ({differs})" in capsys.readouterr().err
         assert (tmp_path / "sweep.jsonl").read_text() == before
+    with pytest.MonkeyPatch.context() as patch:  # another version may train differently
+        patch.setattr(shrinkage, "__version__", "9.9")
+        assert sweep("--data", "wine", "--resume", "--quiet") == 2
+    assert (f"(version differs, made by shrinkage {shrinkage.__version__}; this is 9.9)"
+            in capsys.readouterr().err)
     lines = before.splitlines()  # written by a version that did not record settings: cannot be checked
     (tmp_path / "sweep.jsonl").write_text("".join(json.dumps({k: v for k, v in json.loads(line).items()
                                                               if k != "setting"}) + "\n" for line in lines))

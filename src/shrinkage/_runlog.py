@@ -1,9 +1,10 @@
 """Logs of finished work (sweep fits, study runs): one JSON object per line, appended as each finishes,
 so an interrupted command continues where it stopped.
 
-Every line records the ``setting`` it was computed under (the data's hash and
-the fixed model settings); a resumed command reuses only lines of its own
-setting, so results of other data or another model are never mixed in.
+Every line records the ``setting`` it was computed under (the data's hash, the
+fixed model settings and shrinkage's version); a resumed command reuses only
+lines of its own setting, so results of other data, another model or another
+version's numerics are never mixed in.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_lines", "data_id", "differences"]
+__all__ = ["read_lines", "data_id", "differences", "code_version"]
 
 
 def read_lines(path):
@@ -40,6 +41,13 @@ def data_id(*arrays):
         digest.update(f"{array.shape}{array.dtype.str}".encode())
         digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()[:16]
+
+
+def code_version():
+    """The running shrinkage's version, which every log line records: another version may train differently."""
+    from . import __version__  # imported here: the package imports this module before it sets its version
+
+    return __version__
 
 
 def differences(setting, other):

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from ._runlog import data_id, read_lines
+from ._runlog import code_version, data_id, read_lines
 from .datasets import load_dataset
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
@@ -250,17 +250,18 @@ def prepare_data(spec):
 
 
 def _run_keys(spec, data):
-    """``{(configuration name, seed): key}``; a key holds everything the run's result depends on."""
-    data_key = data_id(*data)
+    """``{(configuration name, seed): key}``; a key holds everything the run's result depends on, down to
+    shrinkage's version."""
+    data_key, version = data_id(*data), code_version()
     return {(c.name, seed): json.dumps({"data": data_key, "model": spec.model, "configuration": c.name,
-                                        "params": c.params, "seed": seed}, sort_keys=True)
+                                        "params": c.params, "seed": seed, "version": version}, sort_keys=True)
             for c in spec.configurations for seed in range(spec.seeds)}
 
 
 def finished_runs(spec, data, log):
     """The runs in the log file ``log`` (see :func:`run_study`) that ``spec`` on ``data`` would train
     again identically: ``{(configuration name, seed): result}``. Runs of other data, another model or
-    other settings are not reused."""
+    other settings or another version of shrinkage are not reused."""
     wanted = {key: task for task, key in _run_keys(spec, data).items()}
     return {wanted[line["key"]]: line["run"] for line in read_lines(log) if line.get("key") in wanted}
 

@@ -6,7 +6,7 @@ A sweep is the product of ``--param`` lists (``alpha=1e-6:1e-1:log:12``,
 Tasks run through joblib: worker processes on this machine, or the workers of
 a Dask distributed cluster through Dask's joblib backend; each result is appended
 to ``sweep.jsonl`` as it arrives, with the setting it was made under (data
-hash, fixed model settings, splits), so an interrupted sweep resumes by
+hash, fixed model settings, splits, shrinkage's version), so an interrupted sweep resumes by
 skipping the tasks already there, and a resume with other data or settings is
 refused (more points on the same setting are fine). With ``warm_start``, each
 alpha path (the other parameters and the split fixed) is one task that walks
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
-from ._runlog import data_id, differences, read_lines
+from ._runlog import code_version, data_id, differences, read_lines
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
 from .parameters import zero_fraction
@@ -185,9 +185,10 @@ def read_results(path):
 
 def sweep_setting(spec, X, y):
     """What a fit's result depends on besides its point and split: the data, the fixed model settings and
-    how the splits are drawn (with warm starts, also the alpha path walked)."""
+    how the splits are drawn (with warm starts, also the alpha path walked), and shrinkage's version."""
     setting = {"data": data_id(X, y), "model": spec.model, "cv": spec.cv,
-               "validation_fraction": None if spec.cv else spec.validation_fraction, "warm_start": spec.warm_start}
+               "validation_fraction": None if spec.cv else spec.validation_fraction, "warm_start": spec.warm_start,
+               "version": code_version()}
     if spec.warm_start:
         setting["alpha_path"] = sorted(spec.params.get("alpha", []), reverse=True)
     return setting
@@ -242,7 +243,12 @@ def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None, schedul
                              "their data and settings, so they cannot be checked; give another --out")
         if differ := differences(setting, r["setting"]):
             verb = "differ" if len(differ) > 1 else "differs"
-            raise SweepError(f"{path} holds fits made with other settings ({', '.join(differ)} {verb}); "
+            made_by = ""
+            if "version" in differ:  # a version is not in the command line: name both
+                old = r["setting"].get("version")
+                made_by = f", made by shrinkage {old}" if old else ", made by an earlier shrinkage"
+                made_by += f"; this is {setting['version']}"
+            raise SweepError(f"{path} holds fits made with other settings ({', '.join(differ)} {verb}{made_by}); "
                              "resume it with the data and settings it was started with, or give another --out")
     # Start the file afresh with only the complete results: a line half-written by a kill is dropped.
     path.write_text("".join(json.dumps(r) + "\n" for r in done))
