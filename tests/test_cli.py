@@ -188,6 +188,15 @@ def test_predict_writes_probabilities_and_monte_carlo_averages(tmp_path, capsys)
     assert "holds a LinearClassifier with the hinge loss" in capsys.readouterr().err
 
 
+def test_set_reads_values_as_python_json_or_toml_spell_them():
+    from shrinkage.cli import _parse_set
+
+    assert _parse_set(["early_stopping=true", "shuffle=False", "class_weight=none", "max_norm=null",
+                       "hidden_layer_sizes=64,32", "alpha=1e-3", "optimizer=adam", "class_weight={0: 2.0}"]) == {
+        "early_stopping": True, "shuffle": False, "max_norm": None, "hidden_layer_sizes": (64, 32),
+        "alpha": 1e-3, "optimizer": "adam", "class_weight": {0: 2.0}}
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_predict_writes_a_column_per_output_of_a_regressor(tmp_path, capsys):
     from shrinkage import MLPRegressor, save

@@ -20,6 +20,7 @@ def test_parse_param_ranges_and_lists():
     assert parse_param("dropout=0:0.5:lin:3.0") == parse_param("dropout=0:0.5:lin:3e0")  # a whole COUNT
     assert parse_param("dropout=0,0.2,0.5") == ("dropout", [0, 0.2, 0.5])
     assert parse_param("penalty=l1,none") == ("penalty", ["l1", None])
+    assert parse_param("early_stopping=true,False,null") == ("early_stopping", [True, False, None])
     for bad, message in [("alpha", "expects NAME=VALUES"), ("alpha=0:1:log:3", "positive ends"),
                          ("alpha=1:2:cubic:3", "START:STOP:log|lin:COUNT"),
                          ("alpha=1:2:3", "START:STOP:log|lin:COUNT"),

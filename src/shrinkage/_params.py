@@ -14,7 +14,10 @@ import numbers
 import numpy as np
 
 __all__ = ["Interval", "AtLeast", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "WeightDict",
-           "validate_params"]
+           "validate_params", "KEYWORDS"]
+
+# Values as a command line, JSON or TOML spells them (any case): --set early_stopping=true, --param penalty=l1,none
+KEYWORDS = {"true": True, "false": False, "none": None, "null": None}
 
 
 class Interval:

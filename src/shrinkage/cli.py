@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._params import KEYWORDS
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -203,6 +204,9 @@ def _parse_set(items):
         key, sep, value = item.partition("=")
         if not sep:
             raise CommandError(f"--set expects KEY=VALUE; got {item!r}")
+        if value.lower() in KEYWORDS:
+            params[key] = KEYWORDS[value.lower()]
+            continue
         try:
             params[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):

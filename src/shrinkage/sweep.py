@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from ._params import KEYWORDS
 from ._runlog import code_version, data_id, differences, read_lines
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
@@ -57,6 +58,8 @@ def parse_param(text):
     ('alpha', [0.0001, 0.001, 0.01])
     >>> parse_param("dropout=0,0.5")
     ('dropout', [0, 0.5])
+    >>> parse_param("early_stopping=true,false")
+    ('early_stopping', [True, False])
     """
     name, sep, spec = text.partition("=")
     if not sep or not name or not spec:
@@ -66,7 +69,10 @@ def parse_param(text):
     values = []
     for item in spec.split(","):
         item = item.strip()
-        values.append(None if item == "none" else _number(item, name) if item[:1] in "-.0123456789" else item)
+        if item.lower() in KEYWORDS:
+            values.append(KEYWORDS[item.lower()])
+        else:
+            values.append(_number(item, name) if item[:1] in "-.0123456789" else item)
     return name, values
 
 
