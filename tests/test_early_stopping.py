@@ -77,6 +77,13 @@ def test_gl_stops_when_generalization_loss_exceeds_alpha():
     assert es.stop_reason == "gl"
 
 
+def test_gl_at_a_best_of_zero_is_infinite_only_above_it():
+    # A monitored error of exactly 0 (GL's ratio is undefined there): staying at 0 is no loss, any rise is infinite.
+    assert run(EarlyStopping(criterion="gl", threshold=5.0), [0.5, 0.0, 0.0, 0.0]) == (None, 1)
+    es = EarlyStopping(criterion="gl", threshold=5.0)
+    assert run(es, [0.5, 0.0, 0.0, 1e-6]) == (3, 1) and es.stop_reason == "gl"
+
+
 def test_pq_checks_only_at_strip_ends():
     val = [1.0, 0.9, 0.8, 0.85, 0.9, 0.88, 0.88, 0.88, 0.88, 0.9, 0.95]
     train = [1.0, 0.9, 0.85, 0.84, 0.83, 0.82, 0.815, 0.81, 0.805, 0.80, 0.79]
