@@ -75,6 +75,8 @@ def test_gl_stops_when_generalization_loss_exceeds_alpha():
     # GL: epoch 2: 100 * (0.82 / 0.8 - 1) = 2.5; epoch 3: 6.25 > 5
     assert run(es, [1.0, 0.8, 0.82, 0.85, 0.7]) == (3, 1)
     assert es.stop_reason == "gl"
+    # Prechelt stops when GL exceeds alpha: 100 * (0.625 / 0.5 - 1) = 25 exactly does not.
+    assert run(EarlyStopping(criterion="gl", threshold=25.0), [0.5, 0.625]) == (None, 0)
 
 
 def test_gl_at_a_best_of_zero_is_infinite_only_above_it():
