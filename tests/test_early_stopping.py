@@ -96,6 +96,18 @@ def test_pq_checks_only_at_strip_ends():
     assert run(EarlyStopping(criterion="pq", threshold=1.5, strip=5), val, train) == (None, 2)
 
 
+def test_pq_edge_cases():
+    # The first test is at t = k, with exactly k training losses: GL = 100 * (0.625 / 0.5 - 1) = 25,
+    # P = 1000 * (5.625 / (5 * 1.0) - 1) = 125, PQ = 0.2 exactly: stops above 0.19, not at 0.2 (strictly above).
+    val, train = [0.5, 0.6, 0.6, 0.6, 0.625], [1.0, 1.0, 1.0, 1.0, 1.625]
+    assert run(EarlyStopping(criterion="pq", threshold=0.19), val, train) == (4, 0)
+    assert run(EarlyStopping(criterion="pq", threshold=0.2), val, train) == (None, 0)
+    # A flat training strip (P = 0): PQ is infinite if GL > 0, and 0 when the validation loss is at its best.
+    flat = [1.0] * 5
+    assert run(EarlyStopping(criterion="pq", threshold=100.0), val, flat) == (4, 0)
+    assert run(EarlyStopping(criterion="pq", threshold=0.0), [0.9, 0.8, 0.7, 0.6, 0.5], flat) == (None, 4)
+
+
 UP_VALUES = [1.0, 0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.52, 0.55, 0.62, 0.6, 0.61, 0.63, 0.64, 0.65]
 
 
@@ -109,6 +121,11 @@ def test_up_needs_s_successive_rising_strips():
 def test_up_resets_after_a_falling_strip():
     values = UP_VALUES[:14] + [0.61]  # t = 15 is below t = 10
     assert run(EarlyStopping(criterion="up", threshold=2, strip=5), values) == (None, 6)
+
+
+def test_up_counts_only_a_strict_rise():
+    level = [1.0, 0.9, 0.8, 0.8, 0.8, 0.8, 0.8]  # strip ends t = 2, 4, 6: 0.9, 0.8, 0.8; equal is no rise
+    assert run(EarlyStopping(criterion="up", threshold=1, strip=2), level) == (None, 2)
 
 
 def test_up_first_test_at_two_strips():
