@@ -30,6 +30,12 @@ def test_dense_gradients():
     check_layer_gradients(Dense(W, b), rng.normal(size=(5, 4)), params=(W, b))
 
 
+@pytest.mark.parametrize("W_shape,b_shape", [((3, 2), (3,)), ((3, 2), (2, 1)), ((6,), (2,))])
+def test_dense_refuses_mismatched_shapes(W_shape, b_shape):
+    with pytest.raises(ValueError, match=r"Dense expects W of shape \(n_in, n_out\) and b of shape \(n_out,\)"):
+        Dense(np.zeros(W_shape), np.zeros(b_shape))
+
+
 def test_dense_takes_sparse_input_like_dense_input():
     import scipy.sparse as sp
 
@@ -175,6 +181,14 @@ def test_keep_mask_resolves_p(p):
     resolved = round(p * 65536) / 65536
     assert abs(resolved - p) < 7.7e-6
     assert np.mean(~keep) == pytest.approx(resolved, abs=5 * np.sqrt(p * (1 - p) / keep.size))
+
+
+@pytest.mark.parametrize("p", [0.5, 0.25, 0.3])  # random bits, bytes, 16-bit words
+@pytest.mark.parametrize("n", [1, 7, 9, 17])  # masks that end within a byte
+def test_keep_mask_keeps_every_position_of_a_small_mask_with_probability_1_minus_p(n, p):
+    rng = np.random.default_rng(0)
+    kept = np.mean([keep_mask((n,), p, rng) for _ in range(4000)], axis=0)
+    np.testing.assert_allclose(kept, 1 - p, atol=5 * np.sqrt(p * (1 - p) / 4000))
 
 
 def test_inplace_dropout_overwrites_only_when_asked():

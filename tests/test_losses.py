@@ -43,6 +43,7 @@ def test_cross_entropy_stable_for_large_logits():
     value, grad = SoftmaxCrossEntropy()(logits, np.array([2, 1]))
     assert np.isfinite(value) and np.all(np.isfinite(grad))
     assert value == pytest.approx(2000.0 / 2, rel=1e-6)
+    assert SoftmaxCrossEntropy().value(logits, np.array([2, 1])) == pytest.approx(2000.0 / 2, rel=1e-6)
     np.testing.assert_allclose(softmax(logits).sum(axis=1), 1.0, rtol=1e-6)
 
 
