@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from shrinkage.optim import SGD, Adam, Updater, build_regularizers, max_norm_project
+from shrinkage.optim import SGD, Adam, Updater, axpy, build_regularizers, max_norm_project
 from shrinkage.parameters import Parameters, zero_fraction
 
 rng = np.random.default_rng(4)
@@ -92,17 +92,18 @@ def test_step_takes_the_gradient_in_any_scale(make_opt, kw):
     w0, b0 = rng.normal(size=(5, 4)), rng.normal(size=4)
     grads = random_grads([(5, 4), (4,)], steps=4)
     results = []
-    for scaled in (False, True):
+    for scale in (1.0, "the optimizer's", 3.0):
         params = Parameters.from_arrays([w0.copy()], [b0.copy()], dtype=np.float64)
         updater = Updater(make_opt(), pieces_for(**kw))
         updater.init(params)
-        scale = updater.gradient_scale if scaled else 1.0
+        scale = updater.gradient_scale if scale == "the optimizer's" else scale
         for g, gb in grads:
             params.coef_grads[0][...] = scale * g
             params.intercept_grads[0][...] = scale * gb
             updater.step(params, scale)
         results.append(params.data.copy())
-    np.testing.assert_allclose(results[1], results[0], rtol=1e-12, atol=1e-14)
+    for other in results[1:]:
+        np.testing.assert_allclose(other, results[0], rtol=1e-12, atol=1e-14)
 
 
 def test_adam_matches_reference():
@@ -168,14 +169,16 @@ def test_biases_are_untouched_by_every_regularizer(kw, make_opt):
     assert not np.allclose(W_out, W)  # ... while the weights did move
 
 
-def test_proximal_l1_threshold_in_sgd_and_adam_metric():
+@pytest.mark.parametrize("method", ["proximal", "cumulative"])  # the same on a first step (nothing carried yet)
+def test_l1_threshold_in_sgd_and_adam_metric(method):
     w = np.array([0.5, -0.5, 0.004, 1.0])
     g = np.zeros(4)
-    (w_sgd,) = run(SGD(0.1), pieces_for(penalty="l1", alpha=0.05), [w.copy()], [[g]])
+    l1 = dict(penalty="l1", alpha=0.05, l1_method=method)
+    (w_sgd,) = run(SGD(0.1), pieces_for(**l1), [w.copy()], [[g]])
     np.testing.assert_allclose(w_sgd, [0.495, -0.495, 0.0, 0.995])  # threshold lr * alpha = 0.005
     g = np.array([0.2, 0.2, 0.0, 2.0])
     adam = Adam(0.1, epsilon=1e-8)
-    (w_adam,) = run(adam, pieces_for(penalty="l1", alpha=0.05), [w.copy()], [[g]])
+    (w_adam,) = run(adam, pieces_for(**l1), [w.copy()], [[g]])
     denom = np.abs(g) + 1e-8  # sqrt(v_hat) = |g| after one step
     expected = w - 0.1 * np.sign(g)  # Adam's first step is lr * sign(g)
     expected = np.sign(expected) * np.maximum(np.abs(expected) - 0.1 * 0.05 / denom, 0)
@@ -200,6 +203,17 @@ def test_proximal_l1_under_adam_matches_the_per_weight_formula(shape):
     np.testing.assert_allclose(w, ref, rtol=1e-9, atol=1e-15)
     assert 0.2 < np.mean(w == 0) < 0.9 and np.array_equal(w == 0, ref == 0)
     np.testing.assert_allclose(b, reference_adam(b0, [g[1] for g in grads], 0.01), rtol=1e-10)
+
+
+def test_subgradient_l1_adds_alpha_sign_w_to_the_gradient():
+    w, g = np.array([0.5, -0.5, 0.0, 1.0]), np.array([0.1, 0.1, 0.1, -0.2])
+    (w_new,) = run(SGD(0.1), pieces_for(penalty="l1", alpha=0.05, l1_method="subgradient"), [w.copy()], [[g]])
+    np.testing.assert_allclose(w_new, w - 0.1 * (g + 0.05 * np.array([1.0, -1.0, 0.0, 1.0])))  # sign(0) = 0
+
+
+def test_axpy_in_chunks_of_any_remainder():
+    x, y = np.arange(10.0), np.ones(10)
+    np.testing.assert_array_equal(axpy(2.0, x, y, scratch=np.empty(4)), 1.0 + 2.0 * np.arange(10.0))
 
 
 def test_elastic_net_proximal_splits_l1_and_coupled_l2():
@@ -321,6 +335,20 @@ def test_sgd_with_new_settings_keeps_its_velocity_as_pytorch_does():
         lr, mu = (0.1, 0.9) if k < 3 else (0.02, 0.5)
         v = mu * v + g
         ref = ref - lr * v
+    np.testing.assert_allclose(w, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("before,after", [(0.0, 0.9), (0.9, 0.0)])
+def test_sgd_gaining_or_losing_momentum_starts_or_drops_its_velocity(before, after):
+    w0, grads = rng.normal(size=(3, 2)), random_grads([(3, 2)], steps=4)
+    w = _continue_with(Updater(SGD(0.1, before)), Updater(SGD(0.1, after)), grads, w0)
+    ref, v = w0.copy(), np.zeros_like(w0)
+    for k, (g,) in enumerate(grads):
+        mu = before if k < 2 else after
+        if k == 2 and not before:
+            v = np.zeros_like(v)  # the SGD without momentum kept no velocity to carry on
+        v = mu * v + g
+        ref = ref - 0.1 * v
     np.testing.assert_allclose(w, ref, rtol=1e-12)
 
 
