@@ -1,0 +1,72 @@
+"""The training loop's own contract: what it reports per epoch, how callbacks stop it, batched inference."""
+
+import time
+
+import numpy as np
+import pytest
+
+from shrinkage import MLPClassifier
+from shrinkage.layers import Dense, Dropout, ReLU, Sequential
+from shrinkage.training import Callback, predict_in_batches
+
+rng = np.random.default_rng(5)
+X = rng.normal(size=(96, 6)).astype(np.float32)
+y = (X[:, 0] + X[:, 1] > 0).astype(int)
+
+
+class BatchLosses(Callback):
+    def __init__(self):
+        self.epochs = []
+
+    def on_train_begin(self, n_epochs):
+        self.epochs = []
+
+    def on_batch_end(self, batch, loss):
+        if batch == 0:
+            self.epochs.append([])
+        self.epochs[-1].append(loss)
+
+
+@pytest.mark.parametrize("penalty", [None, "l2"])
+def test_reported_loss_is_the_mean_batch_loss_plus_the_penalty_at_the_epochs_end(penalty):
+    record = BatchLosses()
+    clf = MLPClassifier(hidden_layer_sizes=(8,), penalty=penalty, alpha=0.01, batch_size=32, max_epochs=3,
+                        random_state=0)  # 96 rows, three equal batches: the mean over rows is that of the batches
+    clf.fit(X, y, callbacks=[record])
+    penalty_value = 0.0 if penalty is None else 0.01 / 2 * sum(float(np.sum(W.astype(np.float64) ** 2))
+                                                                 for W in clf.coefs_)
+    assert len(record.epochs) == 3 and all(len(losses) == 3 for losses in record.epochs)
+    assert clf.history_["loss"][-1] == pytest.approx(np.mean(record.epochs[-1]) + penalty_value, rel=1e-5)
+    assert set(clf.history_) == {"loss", "time"}  # no validation: no val_* entries
+
+
+def test_epoch_times_are_the_epochs_own():
+    started = time.perf_counter()
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=4, random_state=0).fit(X, y)
+    elapsed = time.perf_counter() - started
+    assert all(0 < t for t in clf.history_["time"]) and sum(clf.history_["time"]) <= elapsed
+
+
+def test_a_callback_stops_training_only_by_returning_true():
+    class Quiet(Callback):  # overrides no on_epoch_end: never stops training
+        def on_batch_end(self, batch, loss):
+            pass
+
+    class StopAtTwo(Callback):
+        def on_epoch_end(self, epoch, logs):
+            return epoch == 2
+
+    assert MLPClassifier(hidden_layer_sizes=(8,), max_epochs=5, random_state=0).fit(
+        X, y, callbacks=[Quiet()]).n_epochs_ == 5
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=5, random_state=0).fit(X, y, callbacks=[StopAtTwo()])
+    assert (clf.n_epochs_, clf.stop_reason_) == (3, "callback")
+
+
+def test_predict_in_batches_equals_one_pass_at_inference():
+    """Chunked prediction (large inputs) gives the one-pass output, with dropout off in every chunk."""
+    W1, b1 = rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    W2, b2 = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=3).astype(np.float32)
+    net = Sequential([Dense(W1, b1), ReLU(), Dropout(0.5), Dense(W2, b2)])
+    whole = net.forward(X.copy(), training=False)
+    for batch_size in (7, 32, 95, 96, 200):
+        np.testing.assert_array_equal(predict_in_batches(net, X, batch_size=batch_size), whole)
