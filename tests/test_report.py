@@ -4,7 +4,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from shrinkage.report import mean_and_spread, write_outputs
+from shrinkage.report import format_row, mean_and_spread, write_outputs
 from shrinkage.study import Configuration, StudySpec, prepare_data, run_study, summarize
 
 VOID = {"meta", "img", "br", "hr", "link", "input"}
@@ -104,6 +104,14 @@ def test_spread_is_shown_only_when_there_are_several_runs():
     assert mean_and_spread(0.9876, 0.0123, 3, scale=100) == "98.8 ± 1.2"
     assert mean_and_spread(0.9876, 0.0, 1, scale=100) == "98.8"
     assert mean_and_spread(0.12345, 0.001, 2, digits=3) == "0.123 ± 0.001"
+
+
+def test_zero_weights_show_their_spread_over_seeds():
+    stat = {"mean": 0.5, "std": 0.0}
+    row = {"config": "l1", "n_runs": 3, **{k: stat for k in ("test_accuracy", "train_accuracy", "gap",
+                                                             "best_val_loss", "epochs", "seconds")}}
+    assert format_row({**row, "zero_fraction": {"mean": 0.28, "std": 0.107}})[5] == "28.0 ± 10.7%"
+    assert format_row({**row, "zero_fraction": {"mean": 0.0, "std": 0.0}})[5] == "0.0%"
 
 
 def test_log_axis_labels_are_plain_numbers_and_thin_out_with_the_range():
