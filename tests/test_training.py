@@ -70,3 +70,22 @@ def test_predict_in_batches_equals_one_pass_at_inference():
     whole = net.forward(X.copy(), training=False)
     for batch_size in (7, 32, 95, 96, 200):
         np.testing.assert_array_equal(predict_in_batches(net, X, batch_size=batch_size), whole)
+
+
+@pytest.mark.parametrize("restore", [True, False])
+def test_early_stopping_keeps_the_best_or_the_last_weights_as_asked(restore):
+    class Weights(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_epoch_end(self, epoch, logs):
+            self.seen.append([W.copy() for W in clf.coefs_])
+
+    record = Weights()
+    clf = MLPClassifier(hidden_layer_sizes=(32,), learning_rate=0.05, early_stopping=True, patience=2,
+                        restore_best_weights=restore, max_epochs=200, random_state=0)
+    clf.fit(X, y, callbacks=[record])
+    assert clf.stop_reason_ == "patience" and clf.best_epoch_ < clf.n_epochs_ - 1
+    kept = record.seen[clf.best_epoch_ if restore else -1]
+    for W, expected in zip(clf.coefs_, kept):
+        np.testing.assert_array_equal(W, expected)
