@@ -1,11 +1,12 @@
 import pickle
+import re
 
 import numpy as np
 import pytest
 from sklearn.datasets import make_regression
 
 from shrinkage import LinearClassifier, MLPClassifier, MLPRegressor, ModelFileError, load, save
-from shrinkage.serialization import FORMAT_VERSION
+from shrinkage.serialization import FORMAT_VERSION, MAX_MEMBERS
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,8 @@ def test_round_trip_gives_identical_predictions(tmp_path, fitted):
         path = save(est, tmp_path / f"m{i}.npz")
         back = load(path)
         assert type(back) is type(est) and back.get_params() == est.get_params()
+        if hasattr(est, "classes_"):  # object labels come back as objects, numbers as numbers
+            assert back.classes_.dtype == est.classes_.dtype
         np.testing.assert_array_equal(back.predict(X), est.predict(X))
         if hasattr(est, "predict_proba"):
             np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
@@ -68,6 +71,88 @@ def test_newer_version_truncated_and_foreign_files(tmp_path, fitted):
     np.savez(tmp_path / "new.npz", **arrays)
     with pytest.raises(ModelFileError, match="newer than this shrinkage reads"):
         load(tmp_path / "new.npz")
+
+
+def _header_text(header):
+    import json
+
+    return np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+
+
+def _edited(header, **changes):
+    return _header_text({**header, **changes})
+
+
+DAMAGES = {  # how a file is damaged -> the words the error must contain
+    "header of another dtype": (lambda a, h: {"header": a["header"].astype(np.int64)}, "no header"),
+    "header of two dimensions": (lambda a, h: {"header": a["header"][None, :]}, "no header"),
+    "header a JSON list": (lambda a, h: {"header": _header_text([1, 2])}, "not a shrinkage model file"),
+    "header of another format": (lambda a, h: {"header": _edited(h, format="other")}, "format 'other'"),
+    "weights of another shape": (lambda a, h: {"coefs_0": a["coefs_0"][:-1]}, "'coefs_0' is missing or does not"),
+    "weights of another dtype": (lambda a, h: {"coefs_0": a["coefs_0"].astype(np.float64)},
+                                 "'coefs_0' is missing or does not"),
+    "a standardization of other width": (
+        lambda a, h: {"input_mean": a["input_mean"][:-1],
+                      "header": _edited(h, arrays={**h["arrays"], "input_mean": [[63], "<f8"]})},
+        "standardization does not match"),
+    "a scale of other width": (
+        lambda a, h: {"input_scale": a["input_scale"][:-1],
+                      "header": _edited(h, arrays={**h["arrays"], "input_scale": [[63], "<f8"]})},
+        "standardization does not match"),
+}
+
+
+def _shrunk(name):
+    """Drop the last row of array ``name``, in the file and in its header, so only the layer check sees it."""
+    def edit(arrays, header):
+        shrunk = arrays[name][:-1]
+        listed = {**header["arrays"], name: [list(shrunk.shape), shrunk.dtype.str]}
+        return {name: shrunk, "header": _edited(header, arrays=listed)}
+    return edit
+
+
+CHAIN = "layer shapes do not chain from the inputs to the outputs"
+DAMAGES.update({
+    "layers that do not chain": (_shrunk("coefs_1"), CHAIN),
+    "a bias of another width": (_shrunk("intercepts_0"), CHAIN),
+    "another number of features": (
+        lambda a, h: {"header": _edited(h, attributes={**h["attributes"], "n_features_in_": 63})}, CHAIN),
+    "another number of outputs": (
+        lambda a, h: {"header": _edited(h, attributes={**h["attributes"], "n_outputs": 9})}, CHAIN),
+})
+
+
+@pytest.mark.parametrize("damage", list(DAMAGES))
+def test_each_damaged_part_is_named(tmp_path, fitted, damage):
+    import json
+
+    est, X = fitted[0]
+    path = save(est, tmp_path / "m.npz", input_mean=np.zeros(X.shape[1]), input_scale=np.ones(X.shape[1]))
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    header = json.loads(arrays["header"].tobytes())
+    edit, words = DAMAGES[damage]
+    np.savez(tmp_path / "damaged.npz", **{**arrays, **edit(arrays, header)})
+    with pytest.raises(ModelFileError, match=re.escape(words)):
+        load(tmp_path / "damaged.npz")
+
+
+def test_an_archive_of_too_many_members_is_refused_before_reading(tmp_path):
+    np.savez(tmp_path / "many.npz", **{f"a{i}": np.zeros(1) for i in range(MAX_MEMBERS + 1)})
+    with pytest.raises(ModelFileError, match="implausible archive layout"):
+        load(tmp_path / "many.npz")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_save_needs_a_fitted_shrinkage_estimator(tmp_path):
+    from sklearn.neural_network import MLPClassifier as SkMLP
+
+    sklearns = SkMLP(max_iter=2).fit(np.eye(4), [0, 1, 0, 1])  # fitted, and of the same class name
+    for estimator, got in [(MLPClassifier(), "an unfitted MLPClassifier"),
+                           (sklearns, "sklearn.neural_network._multilayer_perceptron.MLPClassifier")]:
+        with pytest.raises(TypeError, match=f"save expects a fitted shrinkage estimator; got {re.escape(got)}$"):
+            save(estimator, tmp_path / "m.npz")
+    assert not (tmp_path / "m.npz").exists()
 
 
 # ---------------------------------------------------------------- fuzzing load

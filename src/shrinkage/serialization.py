@@ -47,8 +47,10 @@ def save(estimator, path, input_mean=None, input_scale=None):
     ``input_mean`` / ``input_scale`` (optional) record how raw features are
     standardized before they reach the estimator.
     """
-    if type(estimator).__name__ not in _ESTIMATORS or not hasattr(estimator, "coefs_"):
-        raise TypeError(f"save expects a fitted shrinkage estimator; got {type(estimator).__name__}")
+    kind = type(estimator)
+    if _ESTIMATORS.get(kind.__name__) is not kind or not hasattr(estimator, "coefs_"):  # by class: names repeat
+        fitted = "an unfitted " if kind in _ESTIMATORS.values() else f"{kind.__module__}."
+        raise TypeError(f"save expects a fitted shrinkage estimator; got {fitted}{kind.__name__}")
     arrays = {f"coefs_{i}": W for i, W in enumerate(estimator.coefs_)}
     arrays.update({f"intercepts_{i}": b for i, b in enumerate(estimator.intercepts_)})
     if input_mean is not None:
