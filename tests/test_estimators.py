@@ -519,6 +519,7 @@ def test_sample_weight_with_early_stopping_and_partial_fit(digits_split):
     "kwargs,problem",
     [
         (dict(sample_weight=-np.ones(20)), "sample_weight must be non-negative; got a minimum of -1"),
+        (dict(sample_weight=np.r_[-0.5, np.ones(19)]), "sample_weight must be non-negative; got a minimum of -0.5"),
         (dict(sample_weight=np.ones(19)), r"sample_weight must have shape \(20,\), one weight per sample; got "
                                           r"shape \(19,\)"),
         (dict(sample_weight=np.ones((20, 2))), r"got shape \(20, 2\)"),
