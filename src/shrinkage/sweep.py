@@ -3,17 +3,18 @@
 A sweep is the product of ``--param`` lists (``alpha=1e-6:1e-1:log:12``,
 ``dropout=0,0.2,0.5``). Every (point, fold or seed) pair is one task: fit an
 ``MLPClassifier`` on the training part, score accuracy on the held-out part.
-Tasks run through joblib: worker processes on this machine, or the workers of
-a Dask distributed cluster through Dask's joblib backend; each result is appended
-to ``sweep.jsonl`` as it arrives, with the setting it was made under (data
-hash, fixed model settings, splits, shrinkage's version), so an interrupted sweep resumes by
-skipping the tasks already there, and a resume with other data or settings is
-refused (more points on the same setting are fine). With ``warm_start``, each
-alpha path (the other parameters and the split fixed) is one task that walks
-alpha from strong to weak, every fit starting from the previous one's
-weights, as glmnet and scikit-learn's ``lasso_path`` do. The best point (highest mean score; on a
-tie, the one with more exact-zero weights: the same accuracy from a sparser
-model) is refitted on the whole training split and saved.
+Tasks run through joblib: worker processes on this machine, or the workers of a
+Dask distributed cluster through Dask's joblib backend; each result is appended
+to ``sweep.jsonl`` as it arrives, with the setting it was made under (data hash,
+fixed model settings, splits, shrinkage's version), so an interrupted sweep
+resumes by skipping the tasks already there, and a resume with other data or
+settings is refused (more points on the same setting are fine). With
+``warm_start``, each alpha path (the other parameters and the split fixed) is
+one task that walks alpha from strong to weak, every fit starting from the
+previous one's weights, as glmnet and scikit-learn's ``lasso_path`` do. The best
+point (highest mean score; on a tie, the one with more exact-zero weights: the
+same accuracy from a sparser model) is refitted on the whole training split and
+saved.
 """
 
 from __future__ import annotations
