@@ -226,6 +226,16 @@ def test_convergence_warning_only_while_the_training_loss_still_falls(digits_spl
     assert (min(losses[:-10]) - min(losses[-10:])) / min(losses[:-10]) < 1e-3
 
 
+def test_recent_fall_compares_the_best_loss_of_the_last_epochs_with_the_best_before():
+    from shrinkage.network_estimator import _recent_fall
+
+    assert _recent_fall([5.0]) == (None, 0)
+    fall, k = _recent_fall([4.0, 3.0, 3.5, 1.0, 2.0, 1.5])  # fewer than 2 x 10 epochs: the last half
+    assert k == 3 and fall == pytest.approx((3.0 - 1.0) / 3.0)
+    assert _recent_fall([0.0, 0.0, 0.0, 0.0]) == (0.0, 2)  # a loss of 0: nothing left to fall
+    assert _recent_fall(list(np.linspace(2.0, 1.0, 30)))[1] == 10
+
+
 def test_partial_fit_continues_from_user_weights_and_optimizer_state(digits_split):
     X_tr, X_te, y_tr, y_te = digits_split
     classes = np.unique(y_tr)
