@@ -226,6 +226,15 @@ def test_convergence_warning_only_while_the_training_loss_still_falls(digits_spl
     assert (min(losses[:-10]) - min(losses[-10:])) / min(losses[:-10]) < 1e-3
 
 
+@pytest.mark.parametrize("activation,gain", [("relu", 1.0), ("tanh", 1.0), ("logistic", np.sqrt(2.0))])
+def test_weights_start_glorot_uniform_as_documented(activation, gain):
+    clf = MLPClassifier(hidden_layer_sizes=(300,), activation=activation, random_state=0)
+    clf.partial_fit(np.zeros((2, 200)), [0, 1], classes=[0, 1, 2])  # zero inputs: one step leaves W[0] as drawn
+    W = clf.coefs_[0]
+    bound = gain * np.sqrt(6.0 / (200 + 300))
+    assert np.abs(W).max() <= bound and np.abs(W).max() > 0.99 * bound  # 60,000 draws reach the bound
+
+
 def test_recent_fall_compares_the_best_loss_of_the_last_epochs_with_the_best_before():
     from shrinkage.network_estimator import _recent_fall
 

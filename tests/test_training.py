@@ -89,3 +89,10 @@ def test_early_stopping_keeps_the_best_or_the_last_weights_as_asked(restore):
     kept = record.seen[clf.best_epoch_ if restore else -1]
     for W, expected in zip(clf.coefs_, kept):
         np.testing.assert_array_equal(W, expected)
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    MLPClassifier(hidden_layer_sizes=(8,), max_epochs=3, early_stopping=True, verbose=True, random_state=0).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"epoch {k}: loss=") for k, line in enumerate(lines))
+    assert "val_loss=" in lines[0] and "val_score=" in lines[0]

@@ -248,7 +248,9 @@ class MLPClassifier(_ClassifierBase):
     hidden_layer_sizes : tuple of int, default=(100,)
         Units of each hidden layer; ``()`` is a linear model.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden units' activation.
+        Hidden units' activation. Weights start Glorot-uniform, ``U(-b, b)``
+        with ``b = sqrt(6 / (n_in + n_out))`` (``sqrt(2)`` times that for
+        logistic), biases at zero.
     loss : {"softmax", "hinge"}, default="softmax"
         Softmax cross-entropy or Weston-Watkins multiclass hinge, mean over the batch.
     dropout : float in [0, 1), default=0.0
@@ -336,7 +338,9 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
     hidden_layer_sizes : tuple of int, default=(100,)
         Units of each hidden layer; ``()`` is a linear model.
     activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden units' activation.
+        Hidden units' activation. Weights start Glorot-uniform, ``U(-b, b)``
+        with ``b = sqrt(6 / (n_in + n_out))`` (``sqrt(2)`` times that for
+        logistic), biases at zero.
     loss : {"squared_error"}, default="squared_error"
         ``mean_i 1/2 * sum_k (f_ik - y_ik)**2``.
     dropout : float in [0, 1), default=0.0
