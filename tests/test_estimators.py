@@ -166,6 +166,10 @@ def test_max_norm_bounds_hidden_units(digits_split):
     for W in clf.coefs_[:-1]:
         assert np.linalg.norm(W, axis=0).max() <= 0.5 * (1 + 1e-6)
     assert np.linalg.norm(clf.coefs_[-1], axis=0).max() > 0.5  # the output layer is not constrained
+    # A linear model has no hidden units: its one layer is the one constrained (each class's weight vector).
+    free = LinearClassifier(max_epochs=5, random_state=0).fit(X_tr, y_tr)
+    linear = LinearClassifier(max_norm=0.5, max_epochs=5, random_state=0).fit(X_tr, y_tr)
+    assert np.linalg.norm(free.coef_, axis=1).max() > 0.5 >= np.linalg.norm(linear.coef_, axis=1).max() / (1 + 1e-6)
 
 
 def test_early_stopping_restores_best_and_reports(digits_split):
