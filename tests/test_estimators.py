@@ -277,6 +277,16 @@ def test_every_estimator_takes_partial_fit_with_the_shared_signature(digits_spli
         MLPRegressor().partial_fit(X_tr, y_tr.astype(float), classes=[0, 1])
 
 
+def test_partial_fit_keeps_the_first_calls_classes_when_a_batch_lacks_some():
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(30, 4)), np.repeat([3, 5, 7], 10)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0).partial_fit(X, y, classes=[3, 5, 7])
+    clf.partial_fit(X[:20], y[:20])  # only 3 and 5 in this batch
+    assert clf.classes_.tolist() == [3, 5, 7] and clf.predict_proba(X).shape == (30, 3)
+    with pytest.raises(ValueError, match=r"y contains labels not seen in the classes \[3, 5, 7\]: \[9\]"):
+        clf.partial_fit(X[:2], [3, 9])
+
+
 def test_partial_fit_applies_settings_changed_by_set_params(digits_split):
     X_tr, _, y_tr, _ = digits_split
     clf = MLPClassifier(hidden_layer_sizes=(16,), optimizer="sgd", learning_rate=0.1, momentum=0.9, random_state=0)
