@@ -383,7 +383,7 @@ def test_monte_carlo_dropout_prediction(digits_split):
     np.testing.assert_array_equal(plain, clf.predict_proba(X_te))  # deterministic without MC
     mc = clf.predict_proba(X_te, mc_samples=20, random_state=0)
     np.testing.assert_array_equal(mc, clf.predict_proba(X_te, mc_samples=20, random_state=0))
-    assert not np.array_equal(mc, plain)
+    assert np.abs(mc - plain).max() > 1e-2  # dropout on in every pass (not rounding of 20 equal passes)
     np.testing.assert_allclose(mc.sum(axis=1), 1, rtol=1e-5)
     assert np.mean(mc.argmax(1) == plain.argmax(1)) > 0.9
     np.testing.assert_array_equal(clf.predict(X_te, mc_samples=20, random_state=0), clf.classes_[mc.argmax(1)])
@@ -559,6 +559,11 @@ def test_sample_weight_with_early_stopping_and_partial_fit(digits_split):
         (dict(sample_weight=np.zeros(20)), "sample_weight must have a positive sum; got all zeros"),
         (dict(sample_weight=np.r_[np.nan, np.ones(19)]), "Input sample_weight contains NaN"),
         (dict(validation_data=np.ones((5, 2))), "validation_data must be a tuple .* got a ndarray"),
+        (dict(validation_data=(np.ones((4, 2)), [0, 1, 0, 1], np.ones(4), None)),
+         "validation_data must be a tuple"),
+        (dict(validation_data=(np.ones((4, 3)), [0, 1, 0, 1])), "X has 3 features, but LinearClassifier is "
+                                                                 "expecting 2 features as input"),
+        (dict(validation_data=(np.ones((4, 2)), [0, 1, 2, 1])), r"labels not seen in the classes \[0, 1\]: \[2\]"),
         (dict(validation_data=(np.ones((4, 2)), [0, 1, 0, 1], np.zeros(4))),
          "sample_weight_val must have a positive sum"),
     ],
