@@ -268,6 +268,18 @@ def test_partial_fit_continues_from_user_weights_and_optimizer_state(digits_spli
     assert np.abs(clf.coefs_[-1]).max() < 0.1  # continued from the zeros the user set
 
 
+
+def test_partial_fit_continues_from_weights_assigned_with_the_fitted_shapes(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(16,), optimizer="sgd", learning_rate=1e-3, random_state=0)
+    clf.partial_fit(X_tr, y_tr, classes=np.unique(y_tr))
+    rng = np.random.default_rng(1)
+    mine = [rng.normal(scale=0.1, size=W.shape).astype(W.dtype) for W in clf.coefs_]
+    clf.coefs_ = [W.copy() for W in mine]  # new arrays, as many and as shaped as the fitted ones
+    clf.partial_fit(X_tr[:50], y_tr[:50])  # one small step from them
+    for W, W0 in zip(clf.coefs_, mine):
+        assert 0 < np.abs(W - W0).max() < 1e-2
+
 def test_every_estimator_takes_partial_fit_with_the_shared_signature(digits_split):
     X_tr, _, y_tr, _ = digits_split
     for est in (MLPClassifier(hidden_layer_sizes=(8,)), LinearClassifier()):

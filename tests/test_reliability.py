@@ -182,6 +182,25 @@ def test_resume_refuses_a_checkpoint_of_other_parameters_or_data(tmp_path, digit
     assert done.n_epochs_ == 2  # a finished checkpoint: nothing more to train
 
 
+
+def test_a_checkpoint_holding_a_pickle_payload_is_refused_without_running_it(tmp_path):
+    from shrinkage.checkpoint import CheckpointError, write_checkpoint
+
+    marker = tmp_path / "ran"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "ck.npz"
+    write_checkpoint(path, {"epochs_done": 1, "weights": np.array([Exploit()], dtype=object)})
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        read_checkpoint(path)
+    assert not marker.exists()
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        MLPClassifier(max_epochs=1).fit(np.eye(4), [0, 1, 0, 1], checkpoint=path, resume=True)
+    assert not marker.exists()
+
 def rss_bytes():
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * 4096
