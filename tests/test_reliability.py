@@ -201,6 +201,18 @@ def test_a_checkpoint_holding_a_pickle_payload_is_refused_without_running_it(tmp
         MLPClassifier(max_epochs=1).fit(np.eye(4), [0, 1, 0, 1], checkpoint=path, resume=True)
     assert not marker.exists()
 
+
+@pytest.mark.parametrize("header", [{"format": "shrinkage-checkpoint", "version": 2, "tree": {}},
+                                    {"format": "shrinkage-model", "version": 1, "tree": {}},
+                                    ["shrinkage-checkpoint", 1]])
+def test_a_checkpoint_of_another_format_or_version_is_refused(tmp_path, header):
+    from shrinkage.checkpoint import CheckpointError
+
+    path = tmp_path / "ck.npz"
+    np.savez(path, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+    with pytest.raises(CheckpointError, match="not a shrinkage checkpoint of version 1"):
+        read_checkpoint(path)
+
 def rss_bytes():
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * 4096

@@ -91,8 +91,13 @@ RULES = [
     (dict(hidden_layer_sizes=(), dropout=0.5),
      "dropout=0.5 acts on hidden units, and hidden_layer_sizes=() has none; use input_dropout to drop input features"),
     (dict(batch_size=41), "batch_size must be at most the number of training samples (40); got 41"),
+    (dict(early_stopping=True, stopping_threshold=5.0),
+     "stopping_threshold is only used with early_stopping=True and stopping_criterion 'gl', 'pq' or 'up'; "
+     "got early_stopping=True, stopping_criterion='patience'"),
     (dict(early_stopping=True, stopping_criterion="up", stopping_threshold=1.5),
      "stopping_threshold must be an int >= 1 with stopping_criterion='up'; got 1.5"),
+    (dict(early_stopping=True, stopping_criterion="up", stopping_threshold=0),
+     "stopping_threshold must be an int >= 1 with stopping_criterion='up'; got 0"),
 ]
 
 
@@ -101,6 +106,13 @@ def test_rules_between_parameters(kw, message):
     with pytest.raises(ValueError) as info:
         MLPClassifier(**kw).fit(X, y)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("threshold", [None, 2, 2.0])
+def test_up_criterion_takes_its_default_or_a_whole_number_of_strips(threshold):
+    clf = MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, stopping_criterion="up",
+                        stopping_threshold=threshold, max_epochs=2).fit(X, y)
+    assert clf.n_epochs_ == 2
 
 
 def test_batch_size_is_checked_against_the_training_part_after_the_hold_out():
