@@ -1,4 +1,5 @@
 import base64
+import json
 import re
 from html.parser import HTMLParser
 
@@ -134,3 +135,123 @@ def test_log_axis_labels_are_plain_numbers_and_thin_out_with_the_range():
     assert labels[(0.3, 0.9)] == (["0.3", "0.5"], "0.1")  # within a decade: every tick
     assert labels[(0.2, 2.0)] == (["", "0.5"], "0.1")  # one to two decades: the 2s and 5s
     assert labels[(1e-3, 2.0)] == (["", ""], "0.1")  # wider: decades only
+
+
+def synthetic_results():
+    """Two configurations, two seeds each: "none" runs 4 epochs; "stop" stops early after 3 (best epoch 1)."""
+    def run(config, seed, accuracy, epochs, best_epoch=None, stop_reason="max_epochs"):
+        losses = [1.0 / (k + 1) + 0.01 * seed for k in range(epochs)]
+        return {"config": config, "seed": seed, "test_accuracy": accuracy, "train_accuracy": 1.0,
+                "gap": 1.0 - accuracy, "best_val_loss": min(losses), "zero_fraction": 0.0, "epochs": epochs,
+                "seconds": 0.1, "stop_reason": stop_reason, "best_epoch": best_epoch,
+                "history": {"loss": losses, "val_loss": [v + 0.1 for v in losses]},
+                "weight_histogram": {"zeros": 1 + seed, "counts": [1] * 36}}
+
+    spec = StudySpec(data="wine", model={}, configurations=[Configuration("none", {}, ""),
+                                                            Configuration("stop", {}, "")], seeds=2)
+    results = [run("none", s, 0.7 + 0.1 * s, 4) for s in (0, 1)]
+    results += [run("stop", s, 0.95, 3, best_epoch=1, stop_reason="patience") for s in (0, 1)]
+    return spec, results
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """Make the plot functions return their matplotlib figures instead of PNG text."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from shrinkage import report
+
+    monkeypatch.setattr(report, "png_base64", lambda fig: fig)
+    yield report
+    plt.close("all")
+
+
+def test_accuracy_chart_draws_each_mean_and_marks_the_best_in_green(figures):
+    spec, results = synthetic_results()
+    rows, best = summarize(spec, results)
+    ax = figures.plot_accuracy(rows, best).axes[0]
+    bars = ax.patches
+    assert [round(b.get_height(), 6) for b in bars] == [75.0, 95.0]  # test accuracy in %, mean over seeds
+    assert [matplotlib_color(b) for b in bars] == ["tab:blue", "tab:green"] and best == "stop"
+    assert ax.get_ylim() == (65.0, 101.0)  # 10 points under the lowest bar
+
+
+def matplotlib_color(patch):
+    from matplotlib.colors import same_color
+
+    return next(name for name in ("tab:blue", "tab:green") if same_color(patch.get_facecolor(), name))
+
+
+def test_learning_curves_show_each_configurations_own_runs_and_where_training_stopped(figures):
+    spec, results = synthetic_results()
+    fig = figures.plot_learning_curves(spec, results)
+    panels = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
+    none_lines = [line for line in panels["none"].lines]
+    assert len(none_lines) == 4  # train and validation loss for each of its two seeds, nothing else
+    assert [len(line.get_xdata()) for line in none_lines] == [4, 4, 4, 4]
+    assert [line.get_alpha() for line in none_lines] == [1.0, 1.0, 0.35, 0.35]  # seed 0 solid, others faint
+    stop = panels["stop"]
+    curves = [line for line in stop.lines if len(line.get_xdata()) == 3]
+    best = [line for line in stop.lines if line.get_marker() == "o"]
+    stopped = [line for line in stop.lines if line.get_linestyle() == ":"]
+    assert len(curves) == 4 and len(best) == 2 and len(stopped) == 2
+    assert all(list(line.get_xdata()) == [1] for line in best)  # the kept epoch, on the validation curve
+    assert all(list(line.get_xdata()) == [2, 2] for line in stopped)  # the last epoch trained (0-based)
+    labels = stop.get_legend_handles_labels()[1]
+    assert labels == ["train", "validation", "best epoch (kept)", "stopped"]  # once each, not per seed
+
+
+def test_terminal_table_stars_only_the_best_configuration():
+    from rich.console import Console
+
+    from shrinkage.report import render_table
+
+    spec, results = synthetic_results()
+    rows, best = summarize(spec, results)
+    console = Console(record=True, width=200, color_system=None)
+    render_table(rows, best, console=console)
+    text = console.export_text()
+    assert "★ stop" in text and text.count("★") == 1
+
+
+def test_weight_histograms_show_the_share_of_exact_zeros_of_seed_0(figures):
+    spec, results = synthetic_results()
+    fig = figures.plot_weight_histograms(spec, results)
+    panel = next(ax for ax in fig.axes if ax.get_title().startswith("none"))
+    assert panel.get_title() == "none: 2.7% exactly zero"  # seed 0: 1 zero among 37 weights
+    heights = [bar.get_height() for bar in panel.patches]
+    assert len(heights) == 37 and heights[-1] == pytest.approx(1 / 37)  # the red bar: the zeros
+    assert heights[:36] == pytest.approx([1 / 37] * 36) and sum(heights) == pytest.approx(1.0)
+    first, red = panel.patches[0], panel.patches[-1]
+    assert (first.get_x(), first.get_width()) == pytest.approx((-8.0, 0.25))  # log10 |w| bins from 1e-8 up
+    assert (red.get_x(), red.get_width()) == pytest.approx((-9.25, 0.5))  # left of them, over the "= 0" tick
+    assert panel.get_xticks()[0] == pytest.approx(-9.0)
+
+
+def test_written_report_marks_the_best_row_and_history_csv_has_every_epoch(tmp_path):
+    import csv
+
+    spec, results = synthetic_results()
+    rows, best = summarize(spec, results)
+    meta = {"dataset": "wine", "dataset_description": "d", "n_train": 1, "n_val": 1, "n_test": 1,
+            "n_features": 13, "seconds": 1.0, "jobs": 1, "version": "test"}
+    paths = write_outputs(tmp_path / "new" / "out", spec, rows, best, results, meta)  # folders made as needed
+    page = paths["report"].read_text()
+    assert page.count('<tr class="best">') == 1 and '<tr class="best"><td>★ stop</td>' in page
+    assert page.count("★ ") == 2  # the best row and the legend under the table
+    assert "2 seeds per configuration; mean ± standard deviation over seeds" in page
+    saved = json.loads(paths["results"].read_text())
+    assert saved["meta"] == meta and saved["best"] == "stop" and len(saved["runs"]) == 4  # no plots in it
+    with open(paths["history"], newline="") as handle:
+        table = list(csv.reader(handle))
+    assert table[0] == ["config", "seed", "epoch", "loss", "val_loss", "val_score", "time"]
+    assert len(table) == 1 + 4 + 4 + 3 + 3
+    assert table[1][:3] == ["none", "0", "0"] and table[1][5:] == ["", ""]  # absent histories stay empty
+    assert float(table[2][3]) == pytest.approx(0.5) and float(table[2][4]) == pytest.approx(0.6)
+    spec.seeds, spec.configurations = 1, spec.configurations[:1]
+    one = write_outputs(tmp_path / "one", spec, *summarize(spec, results[:1]), results[:1], meta)["report"]
+    one = one.read_text()
+    assert "1 seed per configuration." in one
