@@ -459,7 +459,7 @@ def test_documented_defaults():
         p = est.get_params()
         assert p["l1_method"] == "proximal" and p["dropout_mode"] == "inverted" and p["dtype"] == "float32"
         assert p["beta_1"] == 0.9 and p["beta_2"] == 0.999 and p["epsilon"] == 1e-8
-        assert p["weight_decay"] == 0.0 and p["restore_best_weights"] is True
+        assert p["weight_decay"] == 0.0 and p["restore_best_weights"] is True and p["shuffle"] is True
     from shrinkage import EarlyStopping
 
     es = EarlyStopping()
