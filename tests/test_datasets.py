@@ -118,6 +118,8 @@ def test_npz_inputs(tmp_path):
         (dict(X=np.array([["a", "b"], ["c", "d"]]), y=np.array([0, 1])), "array 'X' is not numeric"),
         (dict(X=np.array([[1.0, np.inf], [0, 1]]), y=np.array([0, 1])), "NaN or infinity"),
         (dict(X=np.ones((4, 2)), y=np.zeros(4)), "only one class"),
+        (dict(X=np.ones(4), y=np.array([0, 1, 0, 1])), r"expected a non-empty 2-D feature table; got shape \(4,\)"),
+        (dict(X=np.ones((0, 2)), y=np.zeros(0)), r"expected a non-empty 2-D feature table; got shape \(0, 2\)"),
         (dict(X=np.array([[1, 2], [3, 4]], dtype=object), y=np.array([0, 1])), "not a readable .npz without pickle"),
     ],
 )
@@ -146,3 +148,21 @@ def test_read_features_with_and_without_the_label_column(tmp_path):
     assert X.shape == (2, 2) and y is None
     with pytest.raises(DataError, match="the model expects 3 features"):
         read_features(path, n_features=3)
+
+
+def test_read_features_of_a_single_row(tmp_path):
+    path = write_csv(tmp_path / "one.csv", "a,b\n1,2\n")
+    X, y = read_features(path, n_features=2)
+    assert X.tolist() == [[1.0, 2.0]] and y is None
+    with pytest.raises(DataError, match="expected a header row and at least one data row"):
+        read_features(write_csv(tmp_path / "none.csv", "a,b\n"), n_features=2)
+
+
+def test_read_features_finds_a_named_label_column_anywhere_or_goes_without_it(tmp_path):
+    path = write_csv(tmp_path / "p.csv", "kind,a,b\ncat,1,2\ndog,3,4\n")
+    X, y = read_features(path, n_features=2, target="kind")
+    assert X.tolist() == [[1, 2], [3, 4]] and list(y) == ["cat", "dog"]
+    X, y = read_features(write_csv(tmp_path / "q.csv", "a,b\n1,2\n"), n_features=2, target="kind")
+    assert X.tolist() == [[1, 2]] and y is None  # the named column is absent, the features are all there
+    with pytest.raises(DataError, match=r"no target column 'label'; columns are \['kind', 'a', 'b'\]"):
+        read_features(path, n_features=2, target="label")
