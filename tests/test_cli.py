@@ -118,6 +118,32 @@ def test_study_file_errors_name_the_problem(tmp_path, capsys):
     assert "not a study file: it is not UTF-8 text (TOML)" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("setting,problem", [
+    ("data = 5", "data must be a string; got 5"),
+    ('data = ["wine"]', "data must be a string; got ['wine']"),
+    ("target = 3", "target must be None or a string; got 3"),
+    ("seeds = true", "seeds must be an int >= 1; got True"),
+    ("seeds = 0", "seeds must be an int >= 1; got 0"),
+    ("validation_fraction = 1.5", "validation_fraction must be a float in (0, 1); got 1.5"),
+    ('validation_fraction = "x"', "validation_fraction must be a float in (0, 1); got 'x'"),
+    ("validation_fraction = 0", "validation_fraction must be a float in (0, 1); got 0"),
+])
+def test_study_file_top_level_settings_are_checked(tmp_path, capsys, setting, problem):
+    config = tmp_path / "s.toml"
+    config.write_text(setting + "\n")
+    assert main(["study", "--config", str(config), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip() == f"shrinkage study: error: {config}: {problem}"
+
+
+def test_study_validation_split_that_the_data_cannot_give_is_one_line(tmp_path, capsys):
+    config = tmp_path / "s.toml"
+    config.write_text('data = "wine"\nvalidation_fraction = 0.999\n')
+    assert main(["study", "--config", str(config), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("shrinkage study: error: validation_fraction=0.999 cannot hold out a stratified "
+                          "validation split of wine's 89 training rows") and err.count("\n") == 1
+
+
 def test_bad_data_file_exits_2_with_one_line(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("a,b,y\n1,2,0\n3,4,0\n")

@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["Interval", "AtLeast", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "WeightDict",
+__all__ = ["Interval", "AtLeast", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "WeightDict", "Text",
            "validate_params", "KEYWORDS"]
 
 # Values as a command line, JSON or TOML spells them (any case): --set early_stopping=true, --param penalty=l1,none
@@ -132,6 +132,14 @@ class WeightDict:
 
     def describe(self):
         return "a dict of label: weight >= 0"
+
+
+class Text:
+    def accepts(self, v):
+        return isinstance(v, str)
+
+    def describe(self):
+        return "a string"
 
 
 class Instance:

@@ -107,7 +107,7 @@ def cmd_study(args):
         spec.model["max_epochs"] = args.epochs
     try:
         dataset, data = prepare_data(spec)
-    except DataError as exc:
+    except (DataError, StudyConfigError) as exc:
         raise CommandError(str(exc)) from None
     jobs = args.jobs or os.cpu_count() or 1
     log = Path(args.out) / "runs.jsonl"

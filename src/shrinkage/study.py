@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from . import _params as P
 from ._runlog import code_version, data_id, read_lines
 from .datasets import load_dataset
 from .estimators import MLPClassifier
@@ -92,6 +93,8 @@ class StudyConfigError(ValueError):
     """A study file or setting that cannot be used."""
 
 
+SPEC_RULES = {"data": [P.Text()], "target": [P.NoneOK(), P.Text()], "seeds": [P.AtLeast(int, 1)],
+              "validation_fraction": [P.Interval(float, 0, 1, "neither")]}
 _ESTIMATOR_PARAMS = set(MLPClassifier().get_params())
 _RUN_OWNED = {"random_state", "verbose"}
 
@@ -148,6 +151,10 @@ def spec_from_toml(path):
     spec.target = raw.get("target")
     spec.seeds = raw.get("seeds", spec.seeds)
     spec.validation_fraction = raw.get("validation_fraction", spec.validation_fraction)
+    try:
+        P.validate_params(vars(spec), SPEC_RULES)
+    except ValueError as exc:
+        raise StudyConfigError(f"{path}: {exc}") from None
     spec.model = {**DEFAULT_MODEL, **_check_params(f"{path} [model]", raw.get("model", {}))}
     if "configuration" in raw:
         configs = []
@@ -162,8 +169,6 @@ def spec_from_toml(path):
         if len(set(names)) != len(names) or not configs:
             raise StudyConfigError(f"{path}: configuration names must be unique and at least one; got {names}")
         spec.configurations = configs
-    if not (isinstance(spec.seeds, int) and spec.seeds >= 1):
-        raise StudyConfigError(f"{path}: seeds must be an int >= 1; got {spec.seeds!r}")
     return spec
 
 
@@ -240,9 +245,13 @@ def prepare_data(spec):
     (``spec.model`` is updated, so the report shows what ran).
     """
     ds = load_dataset(spec.data, target=spec.target)
-    X_tr, X_val, y_tr, y_val = train_test_split(
-        ds.X_train, ds.y_train, test_size=spec.validation_fraction, stratify=ds.y_train, random_state=0
-    )
+    try:
+        X_tr, X_val, y_tr, y_val = train_test_split(
+            ds.X_train, ds.y_train, test_size=spec.validation_fraction, stratify=ds.y_train, random_state=0
+        )
+    except ValueError as exc:  # too few rows, or of some class, for a stratified split
+        raise StudyConfigError(f"validation_fraction={spec.validation_fraction} cannot hold out a stratified "
+                               f"validation split of {ds.name}'s {len(ds.y_train)} training rows: {exc}") from None
     batch_size = spec.model.get("batch_size", "auto")
     if batch_size != "auto" and batch_size > len(X_tr):
         spec.model["batch_size"] = len(X_tr)
