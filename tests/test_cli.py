@@ -218,9 +218,10 @@ def test_set_reads_values_as_python_json_or_toml_spell_them():
     from shrinkage.cli import _parse_set
 
     assert _parse_set(["early_stopping=true", "shuffle=False", "class_weight=none", "max_norm=null",
-                       "hidden_layer_sizes=64,32", "alpha=1e-3", "optimizer=adam", "class_weight={0: 2.0}"]) == {
-        "early_stopping": True, "shuffle": False, "max_norm": None, "hidden_layer_sizes": (64, 32),
-        "alpha": 1e-3, "optimizer": "adam", "class_weight": {0: 2.0}}
+                       "hidden_layer_sizes=64,32", "alpha=1e-3", "optimizer=adam"]) == {
+        "early_stopping": True, "shuffle": False, "class_weight": None, "max_norm": None,
+        "hidden_layer_sizes": (64, 32), "alpha": 1e-3, "optimizer": "adam"}
+    assert _parse_set(["class_weight={0: 2.0}"]) == {"class_weight": {0: 2.0}}
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -260,6 +261,21 @@ def test_a_closed_pipe_ends_predict_quietly(tmp_path):
          "class_weight has labels that are not classes ([0, 1, 2]): [7]"),
         (["sweep", "--data", "wine", "--param", "alpha=1e-3", "--cv", "2", "--jobs", "1", "--out", "{tmp}",
           "--set", "class_weight={7: 3.0}"], "alpha=0.001 cannot be fitted on this data: class_weight has labels"),
+        # A parameter given twice, one value silently winning, is refused.
+        (["train", "--data", "wine", "--alpha", "1e-3", "--set", "alpha=1e-2"],
+         "alpha: given both as a flag and with --set; give each parameter once"),
+        (["train", "--data", "wine", "--early-stopping", "--set", "early_stopping=false"],
+         "early_stopping: given both as a flag and with --set"),
+        (["train", "--data", "wine", "--set", "dropout=0.1", "--set", "dropout=0.2"],
+         "--set dropout given more than once"),
+        (["sweep", "--data", "wine", "--param", "alpha=1e-3", "--param", "alpha=1e-2"],
+         "--param alpha given more than once; list all its values in one --param"),
+        (["sweep", "--data", "wine", "--param", "alpha=1e-3", "--set", "alpha=1e-2"],
+         "alpha: both swept (--param) and fixed (--set, --penalty or --epochs); give each parameter one way"),
+        (["sweep", "--data", "wine", "--param", "penalty=l1,l2", "--penalty", "l2"], "penalty: both swept"),
+        (["sweep", "--data", "wine", "--param", "max_epochs=3", "--epochs", "4"], "max_epochs: both swept"),
+        (["sweep", "--data", "wine", "--param", "alpha=1e-3", "--cv", "100", "--out", "{tmp}"],
+         "--cv 100: more folds than the 89 training rows of wine"),
     ],
 )
 def test_command_errors(capsys, tmp_path, argv, problem):

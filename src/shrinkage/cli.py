@@ -204,6 +204,8 @@ def _parse_set(items):
         key, sep, value = item.partition("=")
         if not sep:
             raise CommandError(f"--set expects KEY=VALUE; got {item!r}")
+        if key in params:
+            raise CommandError(f"--set {key} given more than once")
         if value.lower() in KEYWORDS:
             params[key] = KEYWORDS[value.lower()]
             continue
@@ -248,8 +250,10 @@ def _estimator_from_args(args):
         params["early_stopping"] = True
     if args.verbose:
         params["verbose"] = 1
-    params.update(_parse_set(args.set))
-    return _checked_estimator(cls, params)
+    extra = _parse_set(args.set)
+    if both := sorted(set(params) & set(extra)):
+        raise CommandError(f"{', '.join(both)}: given both as a flag and with --set; give each parameter once")
+    return _checked_estimator(cls, {**params, **extra})
 
 
 def cmd_train(args):
@@ -310,14 +314,21 @@ def cmd_sweep(args):
         raise CommandError("give --jobs (local processes) or --scheduler (a Dask cluster), not both")
     _check_output_dir(args.out, "--out")
     try:
-        params = dict(parse_param(text) for text in args.param)
+        parsed = [parse_param(text) for text in args.param]
     except SweepError as exc:
         raise CommandError(str(exc)) from None
+    params = dict(parsed)
+    if len(params) < len(parsed):
+        twice = sorted({name for name, _ in parsed if [n for n, _ in parsed].count(name) > 1})
+        raise CommandError(f"--param {', '.join(twice)} given more than once; list all its values in one --param")
     model = _parse_set(args.set)
     if args.penalty is not None:
         model["penalty"] = None if args.penalty == "none" else args.penalty
     if args.epochs is not None:
         model["max_epochs"] = args.epochs
+    if both := sorted(set(params) & set(model)):
+        raise CommandError(f"{', '.join(both)}: both swept (--param) and fixed (--set, --penalty or --epochs); "
+                           "give each parameter one way")
     spec = SweepSpec(data=args.data, target=args.target, params=params, model=model,
                      cv=args.cv or None, seeds=args.seeds, warm_start=args.warm_start)
     from .estimators import MLPClassifier
@@ -328,6 +339,8 @@ def cmd_sweep(args):
         ds = load_dataset(args.data, target=args.target)
     except DataError as exc:
         raise CommandError(str(exc)) from None
+    if spec.cv and spec.cv > len(ds.y_train):
+        raise CommandError(f"--cv {spec.cv}: more folds than the {len(ds.y_train)} training rows of {ds.name}")
     n_tasks = len(spec.points()) * (spec.cv or spec.seeds)
 
     def log(result):
