@@ -166,3 +166,32 @@ def test_read_features_finds_a_named_label_column_anywhere_or_goes_without_it(tm
     assert X.tolist() == [[1, 2]] and y is None  # the named column is absent, the features are all there
     with pytest.raises(DataError, match=r"no target column 'label'; columns are \['kind', 'a', 'b'\]"):
         read_features(path, n_features=2, target="label")
+
+
+def test_cifar10_folder_missing_a_part_or_with_a_bad_label_is_a_clear_error(tmp_path):
+    rng = np.random.default_rng(0)
+    write_cifar(tmp_path / "data_batch_1.bin", [0, 1], rng)
+    with pytest.raises(DataError, match="expected CIFAR-10 binary files data_batch_.*bin and test_batch.bin"):
+        load_dataset(str(tmp_path))  # no test batch
+    write_cifar(tmp_path / "test_batch.bin", [3, 10], rng)
+    with pytest.raises(DataError, match=r"test_batch.bin: label byte 10 is outside 0-9"):
+        load_dataset(str(tmp_path))
+
+
+def test_read_features_of_an_npz(tmp_path):
+    X = np.arange(6.0).reshape(3, 2)
+    np.savez(tmp_path / "a.npz", X=X, y=np.array([0, 1, 0]))
+    got, y = read_features(str(tmp_path / "a.npz"), n_features=2)
+    assert got.tolist() == X.tolist() and y.tolist() == [0, 1, 0]
+    np.savez(tmp_path / "b.npz", features=X)
+    with pytest.raises(DataError, match=r"missing array 'X'; found \['features'\]"):
+        read_features(str(tmp_path / "b.npz"), n_features=2)
+
+
+@pytest.mark.parametrize("given,missing", [("X_test", "y_test"), ("y_test", "X_test")])
+def test_npz_with_half_a_test_split_is_refused(tmp_path, given, missing):
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(50, 3)), np.repeat([0, 1], 25)
+    np.savez(tmp_path / "a.npz", X=X, y=y, **{given: X[:5] if given == "X_test" else y[:5]})
+    with pytest.raises(DataError, match=f"has '{given}' but no '{missing}'; give both"):
+        load_dataset(str(tmp_path / "a.npz"))

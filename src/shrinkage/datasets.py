@@ -262,7 +262,11 @@ def _load_npz(path):
     X = _numeric(path, arrays["X"])
     y = arrays["y"]
     _check_arrays(path, X, y)
-    if "X_test" in arrays and "y_test" in arrays:
+    if ("X_test" in arrays) != ("y_test" in arrays):  # one alone would be ignored: say so
+        given, missing = ("X_test", "y_test") if "X_test" in arrays else ("y_test", "X_test")
+        raise DataError(f"{path}: has {given!r} but no {missing!r}; give both for a test split of your own, "
+                        "or neither")
+    if "X_test" in arrays:
         X_te = _numeric(path, arrays["X_test"], "X_test")
         _check_arrays(f"{path} (test)", X_te, arrays["y_test"], min_classes=1)
         return _finish(str(path), X, y, X_te, arrays["y_test"], ".npz with its own test split")
