@@ -236,3 +236,31 @@ def test_a_bad_scheduler_address_is_one_line(tmp_path, capsys):
     assert main(["sweep", "--data", "wine", "--param", "alpha=1e-3", "--scheduler", "no-port-here",
                  "--out", str(tmp_path)]) == 2
     assert "--scheduler no-port-here: cannot connect to a Dask scheduler" in capsys.readouterr().err
+
+
+def test_plots_of_values_that_are_not_numbers_keep_the_order_given(monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from shrinkage import report
+    from shrinkage.sweep import plot_param
+
+    monkeypatch.setattr(report, "png_base64", lambda fig: fig)  # the figure itself, to look into
+    spec = SweepSpec(params={"max_norm": [None, 3, 1], "penalty": ["l1", None]})
+    rows = [{"point": point, "score": 0.5 + 0.1 * i, "score_std": 0.0, "zero_fraction": 0.0, "n": 1}
+            for i, point in enumerate(spec.points())]
+    best = rows[-1]  # max_norm=1, penalty=None
+    for name, ticks, chosen in (("max_norm", ["None", "3", "1"], 2), ("penalty", ["l1", "None"], 1)):
+        ax = plot_param(spec, rows, best, name).axes[0]
+        assert [t.get_text() for t in ax.get_xticklabels()] == ticks
+        curves = [line for line in ax.lines if line.get_marker() == "o"]
+        assert all(list(line.get_xdata()) == list(range(len(ticks))) for line in curves)
+        star = next(line for line in ax.lines if line.get_marker() == "*")
+        assert list(star.get_xdata()) == [chosen]
+    numeric = SweepSpec(params={"alpha": [1e-4, 1e-2, 1.0]})
+    rows = [{"point": p, "score": 0.5, "score_std": 0.0, "zero_fraction": 0.0, "n": 1} for p in numeric.points()]
+    ax = plot_param(numeric, rows, rows[0], "alpha").axes[0]
+    assert ax.get_xscale() == "log" and list(ax.lines[0].get_xdata()) == [1e-4, 1e-2, 1.0]
+    plt.close("all")

@@ -320,22 +320,30 @@ def plot_param(spec, rows, best, name):
     from .report import png_base64
 
     others = [n for n in spec.params if n != name]
+    values = spec.params[name]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+    def x_of(point):  # a number on its own axis; other values (l1, None, True) in the order given
+        return point[name] if numeric else values.index(point[name])
+
     fig, (ax_score, ax_zero) = plt.subplots(1, 2, figsize=(10, 3.6))
     groups = {}
     for row in rows:
         groups.setdefault(tuple(row["point"][n] for n in others), []).append(row)
     for label, group in groups.items():
-        group = sorted(group, key=lambda r: r["point"][name])
-        xs = [r["point"][name] for r in group]
+        group = sorted(group, key=lambda r: x_of(r["point"]))
+        xs = [x_of(r["point"]) for r in group]
         legend = ", ".join(f"{n}={v}" for n, v in zip(others, label)) or None
         ax_score.errorbar(xs, [r["score"] for r in group], yerr=[r["score_std"] for r in group], capsize=3,
                           marker="o", label=legend)
         ax_zero.plot(xs, [r["zero_fraction"] for r in group], marker="o", label=legend)
-    bx = best["point"][name]
+    bx = x_of(best["point"])
     ax_score.plot([bx], [best["score"]], marker="*", markersize=16, color="gold", markeredgecolor="k",
                   linestyle="none", label="chosen")
     for ax, ylabel in ((ax_score, "validation accuracy"), (ax_zero, "fraction of exact-zero weights")):
-        if _spans_decades(spec.params[name]):
+        if not numeric:
+            ax.set_xticks(range(len(values)), [str(v) for v in values])
+        elif _spans_decades(values):
             ax.set_xscale("log")
         ax.set_xlabel(name)
         ax.set_ylabel(ylabel)
