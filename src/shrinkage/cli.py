@@ -317,10 +317,10 @@ def cmd_sweep(args):
         parsed = [parse_param(text) for text in args.param]
     except SweepError as exc:
         raise CommandError(str(exc)) from None
-    params = dict(parsed)
-    if len(params) < len(parsed):
-        twice = sorted({name for name, _ in parsed if [n for n, _ in parsed].count(name) > 1})
+    names = [name for name, _ in parsed]
+    if twice := sorted({name for name in names if names.count(name) > 1}):
         raise CommandError(f"--param {', '.join(twice)} given more than once; list all its values in one --param")
+    params = dict(parsed)
     model = _parse_set(args.set)
     if args.penalty is not None:
         model["penalty"] = None if args.penalty == "none" else args.penalty
