@@ -344,7 +344,9 @@ def test_sparse_input_trains_as_the_same_dense_data(digits_split, cls, params):
     for W_sparse, W_dense in zip(fits[1].coefs_, fits[0].coefs_):
         np.testing.assert_allclose(W_sparse, W_dense, rtol=1e-4, atol=1e-5)  # float32 sums in another order
     np.testing.assert_allclose(fits[1].predict(sp.csc_matrix(X_te)), fits[0].predict(X_te), rtol=1e-3, atol=1e-4)
-    clf = fits[1].partial_fit(sp.csr_matrix(X_tr), y)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", ".*partial_fit ignores early_stopping")  # tested on its own
+        clf = fits[1].partial_fit(sp.csr_matrix(X_tr), y)
     assert np.isfinite(clf.coefs_[0]).all()
 
 
@@ -652,3 +654,19 @@ def test_class_weight_errors(digits_split, class_weight, message):
     X_tr, _, y_tr, _ = digits_split
     with pytest.raises(ValueError, match=message):
         LinearClassifier(class_weight=class_weight, max_epochs=1).fit(X_tr, y_tr)
+
+
+def test_partial_fit_says_that_it_ignores_early_stopping(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    classes = np.unique(y_tr)
+    for est, kw in ((MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True), {"classes": classes}),
+                    (LinearClassifier(early_stopping=True), {"classes": classes}),
+                    (MLPRegressor(hidden_layer_sizes=(8,), early_stopping=True), {})):
+        target = y_tr.astype(float) if isinstance(est, MLPRegressor) else y_tr
+        with pytest.warns(UserWarning, match=r"\.partial_fit ignores early_stopping=True") as record:
+            est.partial_fit(X_tr, target, **kw)
+        assert record[0].filename == __file__  # points at the caller's line
+        assert est.stop_reason_ == "max_epochs" and "val_loss" not in est.history_  # trained on all of X
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        MLPClassifier(hidden_layer_sizes=(8,)).partial_fit(X_tr, y_tr, classes=classes)

@@ -79,7 +79,9 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         keeps its momentum or moments, as PyTorch does when a learning rate
         changes. A ``hidden_layer_sizes`` changed after the first call is an
         error (call ``fit`` for a new network); weights set by hand with other
-        shapes are continued.
+        shapes are continued. Early stopping belongs to :meth:`fit`: with
+        ``early_stopping=True`` this warns and trains on all of ``X`` (as
+        scikit-learn's ``partial_fit`` does, but saying so).
         """
         if not hasattr(self, "coefs_") and classes is None:
             raise ValueError("classes must be given on the first call to partial_fit; got None")
