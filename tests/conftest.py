@@ -37,3 +37,17 @@ def digits_split():
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.5, stratify=y, random_state=0)
     scaler = StandardScaler().fit(X_tr)
     return scaler.transform(X_tr), scaler.transform(X_te), y_tr, y_te
+
+
+class _PicklePayload:
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):  # unpickling calls open(marker, "w"): the file appears only if code ran
+        return (open, (self.marker, "w"))
+
+
+@pytest.fixture
+def pickle_payload():
+    """``pickle_payload(marker)``: an object whose unpickling creates the file ``marker``."""
+    return _PicklePayload

@@ -183,17 +183,12 @@ def test_resume_refuses_a_checkpoint_of_other_parameters_or_data(tmp_path, digit
 
 
 
-def test_a_checkpoint_holding_a_pickle_payload_is_refused_without_running_it(tmp_path):
+def test_a_checkpoint_holding_a_pickle_payload_is_refused_without_running_it(tmp_path, pickle_payload):
     from shrinkage.checkpoint import CheckpointError, write_checkpoint
 
     marker = tmp_path / "ran"
-
-    class Exploit:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
     path = tmp_path / "ck.npz"
-    write_checkpoint(path, {"epochs_done": 1, "weights": np.array([Exploit()], dtype=object)})
+    write_checkpoint(path, {"epochs_done": 1, "weights": np.array([pickle_payload(marker)], dtype=object)})
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
         read_checkpoint(path)
     assert not marker.exists()

@@ -34,18 +34,13 @@ def test_round_trip_gives_identical_predictions(tmp_path, fitted):
             np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
 
 
-def test_pickle_payload_is_refused_without_running_it(tmp_path):
+def test_pickle_payload_is_refused_without_running_it(tmp_path, pickle_payload):
     marker = tmp_path / "ran"
-
-    class Exploit:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
     path = tmp_path / "evil.npz"
-    np.savez(path, header=np.array([Exploit()], dtype=object))
+    np.savez(path, header=np.array([pickle_payload(marker)], dtype=object))
     with pytest.raises(ModelFileError):
         load(path)
-    (tmp_path / "evil.pkl").write_bytes(pickle.dumps(Exploit()))
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps(pickle_payload(marker)))
     with pytest.raises(ModelFileError):
         load(tmp_path / "evil.pkl")
     assert not marker.exists()
@@ -217,20 +212,15 @@ def test_random_files(tmp_path, model_bytes, data, zip_magic):
 
 @FUZZ
 @given(payload_slot=st.sampled_from(["header", "coefs_0", "classes_"]))
-def test_pickle_payload_in_any_array_is_never_run(tmp_path, model_bytes, payload_slot):
+def test_pickle_payload_in_any_array_is_never_run(tmp_path, model_bytes, pickle_payload, payload_slot):
     marker = tmp_path / "pwned"
     marker.unlink(missing_ok=True)
-
-    class Exploit:
-        def __reduce__(self):
-            return (open, (str(marker), "w"))
-
     data, _ = model_bytes
     src = tmp_path / "src.npz"
     src.write_bytes(data)
     with np.load(src) as archive:
         arrays = {k: archive[k] for k in archive.files}
-    arrays[payload_slot] = np.array([Exploit()], dtype=object)
+    arrays[payload_slot] = np.array([pickle_payload(marker)], dtype=object)
     np.savez(tmp_path / "evil.npz", **arrays)
     with pytest.raises(ModelFileError):
         load(tmp_path / "evil.npz")
