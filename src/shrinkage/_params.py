@@ -13,7 +13,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["Interval", "AtLeast", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "WeightDict", "Text",
+__all__ = ["Interval", "AtLeast", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "WeightDict",
            "validate_params", "KEYWORDS"]
 
 # Values as a command line, JSON or TOML spells them (any case): --set early_stopping=true, --param penalty=l1,none
@@ -134,23 +134,17 @@ class WeightDict:
         return "a dict of label: weight >= 0"
 
 
-class Text:
-    def accepts(self, v):
-        return isinstance(v, str)
-
-    def describe(self):
-        return "a string"
-
-
 class Instance:
-    def __init__(self, *types):
-        self.types = types
+    """An instance of one of ``types``; ``description`` replaces "a T or U instance" in messages."""
+
+    def __init__(self, *types, description=None):
+        self.types, self.description = types, description
 
     def accepts(self, v):
         return isinstance(v, self.types)
 
     def describe(self):
-        return "a " + " or ".join(t.__name__ for t in self.types) + " instance"
+        return self.description or "a " + " or ".join(t.__name__ for t in self.types) + " instance"
 
 
 def validate_params(params, table):

@@ -93,7 +93,8 @@ class StudyConfigError(ValueError):
     """A study file or setting that cannot be used."""
 
 
-SPEC_RULES = {"data": [P.Text()], "target": [P.NoneOK(), P.Text()], "seeds": [P.AtLeast(int, 1)],
+SPEC_RULES = {"data": [P.Instance(str, description="a string")],
+              "target": [P.NoneOK(), P.Instance(str, description="a string")], "seeds": [P.AtLeast(int, 1)],
               "validation_fraction": [P.Interval(float, 0, 1, "neither")]}
 _ESTIMATOR_PARAMS = set(MLPClassifier().get_params())
 _RUN_OWNED = {"random_state", "verbose"}
