@@ -3,7 +3,9 @@ between them. Called by ``fit`` and ``partial_fit`` (scikit-learn's convention: 
 
 A setting that would be silently ignored is an error: ``l1_ratio`` without
 the elastic net, ``patience`` without early stopping, ``nesterov`` without
-momentum, ``dropout`` without hidden units.
+momentum, ``momentum`` under Adam or Adam's ``beta_1`` / ``beta_2`` /
+``epsilon`` under SGD (when not left at their defaults), ``dropout`` without
+hidden units.
 """
 
 from __future__ import annotations
@@ -52,6 +54,10 @@ TABLE = {
     "class_weight": [P.NoneOK(), P.Options("balanced"), P.WeightDict()],
 }
 
+# (setting, its default, the one optimizer that uses it): changed under the other optimizer, it is an error.
+OPTIMIZER_SETTINGS = (("momentum", 0.9, "sgd"), ("beta_1", 0.9, "adam"), ("beta_2", 0.999, "adam"),
+                      ("epsilon", 1e-8, "adam"))
+
 
 def check_estimator_params(params, output_losses):
     """Check ``params`` (an estimator's ``get_params(deep=False)``) against :data:`TABLE`, ``loss`` against
@@ -81,6 +87,10 @@ def _check_rules(p):
     for name, default in (("stopping_criterion", "patience"), ("min_delta", 0.0)):
         if p[name] != default and not early:
             raise ValueError(f"{name}={p[name]!r} is only used with early_stopping=True; got early_stopping=False")
+    for name, default, optimizer in OPTIMIZER_SETTINGS:
+        if p[name] != default and p["optimizer"] != optimizer:
+            raise ValueError(f"{name}={p[name]!r} is only used with optimizer={optimizer!r}; "
+                             f"got optimizer={p['optimizer']!r}")
     if p["nesterov"] and not (p["optimizer"] == "sgd" and p["momentum"] > 0):
         raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; "
                          f"got optimizer={p['optimizer']!r}, momentum={p['momentum']}")

@@ -181,10 +181,11 @@ _COMMON_DOC = """
     optimizer : {"adam", "sgd"}, default="adam" ("sgd" for LinearClassifier)
     learning_rate : float, default=1e-3 (0.1 for LinearClassifier)
     momentum : float in [0, 1), default=0.9
-        SGD only (PyTorch's convention).
+        SGD only (PyTorch's convention); another value with ``optimizer="adam"``
+        is an error rather than silently unused.
     nesterov : bool, default=False
     beta_1, beta_2, epsilon : float, defaults 0.9, 0.999, 1e-8
-        Adam's.
+        Adam's; another value with ``optimizer="sgd"`` is an error.
     batch_size : int or "auto", default="auto"
         ``"auto"`` is ``min(200, n_samples)``.
     max_epochs : int, default=200
