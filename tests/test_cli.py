@@ -9,6 +9,7 @@ import pytest
 
 import shrinkage as package
 from shrinkage import load
+from shrinkage._runlog import read_lines
 from shrinkage.cli import main
 from shrinkage.datasets import load_dataset, read_features, standardize
 
@@ -382,13 +383,32 @@ def test_study_resume_trains_only_the_missing_runs_and_matches_an_uninterrupted_
     n_runs = len(lines)
     assert f"2 of {n_runs} runs already in" in out and out.count(f"/{n_runs - 2}] ") == n_runs - 2
     assert strip_times(json.loads((log.parent / "results.json").read_text())) == whole
-    assert len(log.read_text().splitlines()) == n_runs
-    # Other settings reuse nothing: every run trains again.
+    assert len(read_lines(log)) == n_runs
+    assert len(log.read_text().splitlines()) == n_runs + 1  # the cut line was ended, not joined to the next
+    # Other settings reuse nothing: every run trains again, after the earlier ones, which stay.
     assert main(study + ["--out", str(log.parent), "--resume", "--epochs", "2"]) == 0
     assert f"/{n_runs}] " in capsys.readouterr().out
+    assert len(read_lines(log)) == 2 * n_runs
+    assert main(study + ["--out", str(log.parent), "--resume"]) == 0
+    assert f"{n_runs} of {n_runs} runs already in {log}; writing the report" in capsys.readouterr().out
     monkeypatch.setattr(package, "__version__", "9.9")  # so does another version, which may train differently
     assert main(study + ["--out", str(log.parent), "--resume", "--epochs", "2"]) == 0
     assert f"/{n_runs}] " in capsys.readouterr().out
+
+
+def test_study_run_again_without_resume_keeps_the_earlier_runs_in_the_log(tmp_path, capsys):
+    config = tmp_path / "s.toml"
+    config.write_text(SMALL_STUDY.replace("max_epochs = 6", "max_epochs = 2"))
+    study = ["study", "--config", str(config), "--jobs", "1", "--out", str(tmp_path / "o")]
+    assert main(study) == 0
+    log = tmp_path / "o" / "runs.jsonl"
+    first = log.read_text()
+    capsys.readouterr()
+    assert main(study) == 0
+    out = capsys.readouterr().out
+    assert f"6 of 6 runs with these settings are already in {log}; training them again" in out
+    assert "/6] " in out
+    assert log.read_text().startswith(first) and len(read_lines(log)) == 12
 
 
 @pytest.mark.parametrize(

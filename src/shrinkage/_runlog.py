@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["read_lines", "data_id", "differences", "code_version"]
+__all__ = ["read_lines", "open_for_append", "data_id", "differences", "code_version"]
 
 
 def read_lines(path):
-    """The objects in the JSON-lines file ``path`` (none if it does not exist); a half-written last line,
-    left by a kill, is ignored."""
+    """The objects in the JSON-lines file ``path`` (none if it does not exist); a line half-written by a
+    kill is skipped."""
     objects = []
     if Path(path).exists():
         for line in Path(path).read_text().splitlines():
@@ -29,6 +29,22 @@ def read_lines(path):
             except json.JSONDecodeError:
                 continue
     return objects
+
+
+def open_for_append(path):
+    """``path`` opened to append lines; a last line cut short by a kill is ended first, so that it
+    stays one unreadable line (skipped by :func:`read_lines`) instead of spoiling the next."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+b")
+    handle.seek(0, 2)
+    if handle.tell():
+        handle.seek(-1, 2)
+        cut_short = handle.read(1) != b"\n"
+        handle.seek(0, 2)
+        if cut_short:
+            handle.write(b"\n")
+    return handle
 
 
 def data_id(*arrays):

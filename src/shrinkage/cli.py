@@ -111,7 +111,8 @@ def cmd_study(args):
         raise CommandError(str(exc)) from None
     jobs = args.jobs or os.cpu_count() or 1
     log = Path(args.out) / "runs.jsonl"
-    finished = finished_runs(spec, data, log) if args.resume else {}
+    reusable = finished_runs(spec, data, log)
+    finished = reusable if args.resume else {}
     n_runs = len(spec.configurations) * spec.seeds
     on_result, on_epoch, close = _progress(args.quiet, n_runs - len(finished), spec.model["max_epochs"])
     if not args.quiet:
@@ -119,6 +120,9 @@ def cmd_study(args):
             rest = (f"training the other {n_runs - len(finished)}" if len(finished) < n_runs
                     else "writing the report")
             print(f"shrinkage study: {len(finished)} of {n_runs} runs already in {log}; {rest}", flush=True)
+        elif reusable:
+            print(f"shrinkage study: {len(reusable)} of {n_runs} runs with these settings are already in {log}; "
+                  "training them again (--resume would reuse them; the log keeps both)", flush=True)
         if not sys.stdout.isatty():
             print(f"shrinkage study: {len(spec.configurations)} configurations x {_count(spec.seeds, 'seed')} "
                   f"on {dataset.name}, {jobs} job(s)", flush=True)

@@ -7,7 +7,9 @@ what it did relative to no regularization. Every run limits BLAS to one thread,
 so ``--jobs 2`` and ``--jobs 1`` compute exactly the same numbers. Each run is
 appended to a log (``runs.jsonl``) as it ends, keyed by everything it depends on
 (the data's hash, the model, the configuration, the seed), so an interrupted
-study resumes with :func:`finished_runs` and trains only what is missing.
+study resumes with :func:`finished_runs` and trains only what is missing. The
+log only grows: a study with other settings, or run again without resuming,
+adds its runs after the earlier ones, which stay there for a later resume.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ import math
 import time
 import tomllib
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from . import _params as P
-from ._runlog import code_version, data_id, read_lines
+from ._runlog import code_version, data_id, open_for_append, read_lines
 from .datasets import load_dataset
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
@@ -281,8 +282,8 @@ def run_study(spec, data, jobs=1, on_result=None, on_epoch=None, log=None, finis
 
     With ``jobs > 1`` the runs go to that many worker processes (joblib).
     ``on_epoch(n)`` reports finished epochs (only with ``jobs=1``).
-    ``log``: a file that is started afresh with the ``finished`` runs (from
-    :func:`finished_runs`) and gets every new run as it ends, one JSON line each.
+    ``log``: a file that gets every new run appended as it ends, one JSON line each; earlier lines
+    (among them the ``finished`` runs, from :func:`finished_runs`) stay.
     Returns ``(results, interrupted)``: on Ctrl-C the runs finished so far,
     in order, and ``True``.
     """
@@ -299,10 +300,10 @@ def run_study(spec, data, jobs=1, on_result=None, on_epoch=None, log=None, finis
         nonlocal handle
         if log is None:
             return
-        if handle is None:  # opened at the first run: an interruption before it leaves nothing behind
-            Path(log).parent.mkdir(parents=True, exist_ok=True)
-            handle = open(log, "w", encoding="utf-8")
-        handle.write(json.dumps({"key": keys[(result["config"], result["seed"])], "run": result}) + "\n")
+        if handle is None:
+            handle = open_for_append(log)
+        line = json.dumps({"key": keys[(result["config"], result["seed"])], "run": result}) + "\n"
+        handle.write(line.encode("utf-8"))
         handle.flush()
 
     def keep(result):
@@ -312,8 +313,6 @@ def run_study(spec, data, jobs=1, on_result=None, on_epoch=None, log=None, finis
             on_result(result)
 
     try:
-        for result in results:
-            write(result)
         if jobs == 1:
             for config, seed in todo:
                 result = run_one(spec.model, config, seed, data, tick=on_epoch)
