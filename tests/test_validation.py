@@ -85,6 +85,10 @@ RULES = [
     (dict(stopping_criterion="gl"), "stopping_criterion='gl' is only used with early_stopping=True; "
                                     "got early_stopping=False"),
     (dict(min_delta=0.01), "min_delta=0.01 is only used with early_stopping=True; got early_stopping=False"),
+    (dict(validation_fraction=0.2),
+     "validation_fraction=0.2 is only used with early_stopping=True; got early_stopping=False"),
+    (dict(restore_best_weights=False),
+     "restore_best_weights=False is only used with early_stopping=True; got early_stopping=False"),
     (dict(nesterov=True), "nesterov=True needs optimizer='sgd' with momentum > 0; got optimizer='adam', momentum=0.9"),
     (dict(optimizer="sgd", momentum=0.0, nesterov=True),
      "nesterov=True needs optimizer='sgd' with momentum > 0; got optimizer='sgd', momentum=0.0"),

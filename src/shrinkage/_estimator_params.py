@@ -3,9 +3,10 @@ between them. Called by ``fit`` and ``partial_fit`` (scikit-learn's convention: 
 
 A setting that would be silently ignored is an error: ``l1_ratio`` without
 the elastic net, ``patience`` without early stopping, ``nesterov`` without
-momentum, ``momentum`` under Adam or Adam's ``beta_1`` / ``beta_2`` /
-``epsilon`` under SGD (when not left at their defaults), ``dropout`` without
-hidden units.
+momentum, ``dropout`` without hidden units; and, when changed from their
+defaults, ``min_delta``, ``stopping_criterion``, ``validation_fraction`` and
+``restore_best_weights`` without early stopping, ``momentum`` under Adam, and
+Adam's ``beta_1``, ``beta_2`` and ``epsilon`` under SGD.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def _check_rules(p):
     if p["stopping_threshold"] is not None and not (early and criterion != "patience"):
         raise ValueError("stopping_threshold is only used with early_stopping=True and stopping_criterion "
                          f"'gl', 'pq' or 'up'; got early_stopping={early}, stopping_criterion={criterion!r}")
-    for name, default in (("stopping_criterion", "patience"), ("min_delta", 0.0)):
+    for name, default in (("stopping_criterion", "patience"), ("min_delta", 0.0), ("validation_fraction", 0.1),
+                          ("restore_best_weights", True)):
         if p[name] != default and not early:
             raise ValueError(f"{name}={p[name]!r} is only used with early_stopping=True; got early_stopping=False")
     for name, default, optimizer in OPTIMIZER_SETTINGS:

@@ -206,10 +206,12 @@ _COMMON_DOC = """
     stopping_threshold : float or None, default=None
         Prechelt's alpha (GL, PQ) or s (UP); None uses EarlyStopping's default.
     validation_fraction : float in (0, 1), default=0.1
-        Held out for early stopping when ``validation_data`` is not given.
+        Held out for early stopping when ``validation_data`` is not given
+        (another value without early stopping is an error).
     restore_best_weights : bool, default=True
         Restore the best epoch's weights at the end of training (early
-        stopping only), also when training runs out of epochs.
+        stopping only: ``False`` without it is an error), also when training
+        runs out of epochs.
     shuffle : bool, default=True
     random_state : int, Generator or None, default=None
         Seeds every random draw; the same value gives bit-identical results.
