@@ -99,6 +99,10 @@ RULES = [
     (dict(optimizer="sgd", epsilon=1e-6), "epsilon=1e-06 is only used with optimizer='adam'; got optimizer='sgd'"),
     (dict(hidden_layer_sizes=(), dropout=0.5),
      "dropout=0.5 acts on hidden units, and hidden_layer_sizes=() has none; use input_dropout to drop input features"),
+    (dict(hidden_layer_sizes=(), activation="tanh"),
+     "activation='tanh' acts on hidden units, and hidden_layer_sizes=() has none"),
+    (dict(dropout_mode="classic"),
+     "dropout_mode='classic' is only used with dropout or input_dropout > 0; got dropout=0.0, input_dropout=0.0"),
     (dict(batch_size=41), "batch_size must be at most the number of training samples (40); got 41"),
     (dict(early_stopping=True, stopping_threshold=5.0),
      "stopping_threshold is only used with early_stopping=True and stopping_criterion 'gl', 'pq' or 'up'; "
@@ -108,6 +112,14 @@ RULES = [
     (dict(early_stopping=True, stopping_criterion="up", stopping_threshold=0),
      "stopping_threshold must be an int >= 1 with stopping_criterion='up'; got 0"),
 ]
+
+
+def test_the_linear_classifier_names_its_own_dropout_settings():
+    with pytest.raises(ValueError) as info:
+        LinearClassifier(dropout_mode="classic").fit(X, y)
+    assert str(info.value) == "dropout_mode='classic' is only used with input_dropout > 0; got input_dropout=0.0"
+    LinearClassifier(dropout_mode="classic", input_dropout=0.2, max_epochs=2).fit(X, y)
+    MLPClassifier(hidden_layer_sizes=(4,), dropout_mode="classic", dropout=0.2, max_epochs=2).fit(X, y)
 
 
 @pytest.mark.parametrize("kw,message", RULES)

@@ -3,10 +3,11 @@ between them. Called by ``fit`` and ``partial_fit`` (scikit-learn's convention: 
 
 A setting that would be silently ignored is an error: ``l1_ratio`` without
 the elastic net, ``patience`` without early stopping, ``nesterov`` without
-momentum, ``dropout`` without hidden units; and, when changed from their
+momentum, ``dropout`` or ``activation`` without hidden units; and, when changed from their
 defaults, ``min_delta``, ``stopping_criterion``, ``validation_fraction`` and
-``restore_best_weights`` without early stopping, ``momentum`` under Adam, and
-Adam's ``beta_1``, ``beta_2`` and ``epsilon`` under SGD.
+``restore_best_weights`` without early stopping, ``dropout_mode`` without
+dropout, ``momentum`` under Adam, and Adam's ``beta_1``, ``beta_2`` and
+``epsilon`` under SGD.
 """
 
 from __future__ import annotations
@@ -97,9 +98,16 @@ def _check_rules(p):
         raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; "
                          f"got optimizer={p['optimizer']!r}, momentum={p['momentum']}")
     sizes = p.get("hidden_layer_sizes", ())
-    if p.get("dropout", 0.0) and not ((sizes,) if np.isscalar(sizes) else tuple(sizes)):
+    hidden = (sizes,) if np.isscalar(sizes) else tuple(sizes)
+    if p.get("dropout", 0.0) and not hidden:
         raise ValueError(f"dropout={p['dropout']} acts on hidden units, and hidden_layer_sizes=() has none; "
                          "use input_dropout to drop input features")
+    if p.get("activation", "relu") != "relu" and not hidden:
+        raise ValueError(f"activation={p['activation']!r} acts on hidden units, and hidden_layer_sizes=() has none")
+    rates = {name: p[name] for name in ("dropout", "input_dropout") if name in p}
+    if p["dropout_mode"] != "inverted" and not any(rates.values()):
+        got = ", ".join(f"{name}={rate!r}" for name, rate in rates.items())
+        raise ValueError(f"dropout_mode={p['dropout_mode']!r} is only used with {' or '.join(rates)} > 0; got {got}")
     threshold = p["stopping_threshold"]
     if criterion == "up" and threshold is not None and (float(threshold) != int(threshold) or threshold < 1):
         raise ValueError(f"stopping_threshold must be an int >= 1 with stopping_criterion='up'; got {threshold!r}")

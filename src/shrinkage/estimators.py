@@ -173,7 +173,8 @@ _COMMON_DOC = """
         Probability of dropping an input feature during training.
     dropout_mode : {"inverted", "classic"}, default="inverted"
         ``"inverted"`` scales kept units by ``1 / (1 - p)`` in training;
-        ``"classic"`` scales by ``1 - p`` at inference.
+        ``"classic"`` scales by ``1 - p`` at inference. ``"classic"`` without
+        any dropout is an error.
     max_norm : float or None, default=None
         After each step, rescale each unit's incoming weight vector to norm
         ``<= max_norm`` (hidden layers of an MLP; the class vectors of a
