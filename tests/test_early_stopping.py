@@ -217,3 +217,76 @@ def test_restored_weights_are_those_of_best_epoch_when_epochs_run_out():
     assert 0 <= es.best_epoch < 14  # the best epoch is not the last one here
     for p, best in zip(net.params, Record.weights[es.best_epoch]):
         np.testing.assert_array_equal(p, best)
+
+
+# ------------------------------------------------- an EarlyStopping given to an estimator
+
+
+def _digits():
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    return X / 16.0, y
+
+
+def test_settings_survive_get_config_and_repr_names_what_differs():
+    es = EarlyStopping(monitor="val_score", mode="max", patience=3, baseline=0.5, start_from_epoch=4,
+                       criterion="patience")
+    assert EarlyStopping(**es.get_config()).get_config() == es.get_config()
+    assert repr(es) == "EarlyStopping(monitor='val_score', mode='max', patience=3, baseline=0.5, start_from_epoch=4)"
+    assert repr(EarlyStopping()) == "EarlyStopping()"
+    assert repr(EarlyStopping(criterion="gl", threshold=2)) == "EarlyStopping(criterion='gl', threshold=2)"
+
+
+def test_an_estimator_stops_by_the_given_rule_on_the_validation_score_after_a_warm_up():
+    from shrinkage import MLPClassifier
+    from shrinkage.training import Callback
+
+    X, y = _digits()
+
+    class Weights(Callback):
+        seen = []
+
+        def on_epoch_end(self, epoch, logs):
+            self.seen.append([W.copy() for W in clf.coefs_])
+
+    def rule(start_from_epoch):
+        return EarlyStopping(monitor="val_score", mode="max", patience=0, start_from_epoch=start_from_epoch)
+
+    unwarmed = MLPClassifier(hidden_layer_sizes=(16,), early_stopping=rule(0), random_state=0).fit(X, y)
+    assert unwarmed.stop_reason_ == "patience" and unwarmed.n_epochs_ < 20
+    given = rule(20)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), early_stopping=given, max_epochs=200, random_state=0)
+    clf.fit(X, y, callbacks=[Weights()])
+    scores = clf.history_["val_score"]
+    assert clf.stop_reason_ == "patience" and 22 <= clf.n_epochs_ < 200  # nothing watched before epoch 20
+    assert clf.best_epoch_ == 20 + int(np.argmax(scores[20:]))  # the highest score, first reached
+    for W, best in zip(clf.coefs_, Weights.seen[clf.best_epoch_]):  # its weights are restored
+        np.testing.assert_array_equal(W, best)
+    assert clf.early_stopping_ is not given and clf.early_stopping_.best == max(scores[20:])
+    assert given.best is None and given.best_epoch is None  # the user's object is a setting: fit leaves it alone
+
+
+def test_an_early_stopping_parameter_is_cloned_saved_and_checkpointed(tmp_path):
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV
+
+    from shrinkage import MLPClassifier, load, save
+
+    X, y = _digits()
+    given = EarlyStopping(monitor="val_score", mode="max", patience=2, baseline=0.1)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=given, max_epochs=30, random_state=0)
+    copy = clone(clf)
+    assert copy.early_stopping is not given and copy.early_stopping.get_config() == given.get_config()
+    clf.fit(X, y, checkpoint=tmp_path / "ck.npz")
+    save(clf, tmp_path / "m.npz")
+    loaded = load(tmp_path / "m.npz")
+    assert isinstance(loaded.early_stopping, EarlyStopping)
+    assert loaded.early_stopping.get_config() == given.get_config()
+    resumed = clone(clf).fit(X, y, checkpoint=tmp_path / "ck.npz", resume=True)  # same parameters: accepted
+    assert resumed.n_epochs_ == clf.n_epochs_
+    for a, b in zip(resumed.coefs_, clf.coefs_):
+        np.testing.assert_array_equal(a, b)
+    search = GridSearchCV(MLPClassifier(hidden_layer_sizes=(8,), max_epochs=5, random_state=0),
+                          {"early_stopping": [False, given]}, cv=2, error_score="raise").fit(X, y)
+    assert len(search.cv_results_["params"]) == 2

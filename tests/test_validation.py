@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from shrinkage import LinearClassifier, MLPClassifier, MLPRegressor
+from shrinkage import EarlyStopping, LinearClassifier, MLPClassifier, MLPRegressor
 
 X = np.random.default_rng(0).normal(size=(40, 3))
 y = np.arange(40) % 2
@@ -31,7 +31,7 @@ BAD_VALUES = [
     ("epsilon", 0.0, "epsilon must be a float in (0, inf); got 0.0"),
     ("batch_size", 0, "batch_size must be one of 'auto' or an int in [1, inf); got 0"),
     ("max_epochs", 0, "max_epochs must be an int in [1, inf); got 0"),
-    ("early_stopping", 1, "early_stopping must be a bool; got 1"),
+    ("early_stopping", 1, "early_stopping must be a bool or an EarlyStopping; got 1"),
     ("patience", -1, "patience must be None or an int in [0, inf); got -1"),
     ("min_delta", -0.01, "min_delta must be a float in [0, inf); got -0.01"),
     ("stopping_criterion", "never", "stopping_criterion must be one of 'patience', 'gl', 'pq', 'up'; got 'never'"),
@@ -103,6 +103,22 @@ RULES = [
      "activation='tanh' acts on hidden units, and hidden_layer_sizes=() has none"),
     (dict(dropout_mode="classic"),
      "dropout_mode='classic' is only used with dropout or input_dropout > 0; got dropout=0.0, input_dropout=0.0"),
+    (dict(early_stopping=EarlyStopping(), patience=5),
+     "patience=5 would be ignored: early_stopping is an EarlyStopping, which holds its own settings; "
+     "leave patience at its default (None)"),
+    (dict(early_stopping=EarlyStopping(), restore_best_weights=False),
+     "restore_best_weights=False would be ignored: early_stopping is an EarlyStopping, which holds its own "
+     "settings; leave restore_best_weights at its default (True)"),
+    (dict(early_stopping=EarlyStopping(), stopping_criterion="gl"),
+     "stopping_criterion='gl' would be ignored: early_stopping is an EarlyStopping, which holds its own "
+     "settings; leave stopping_criterion at its default ('patience')"),
+    (dict(early_stopping=EarlyStopping(monitor="val_accuracy", mode="max")),
+     "early_stopping monitors 'val_accuracy', which the estimators do not log; they log 'loss', 'val_loss', "
+     "'val_score'"),
+    (dict(early_stopping=EarlyStopping(monitor="val_score")),
+     "early_stopping monitors 'val_score' with mode='min'; val_score is better when higher: use mode='max'"),
+    (dict(early_stopping=EarlyStopping(mode="max")),
+     "early_stopping monitors 'val_loss' with mode='max'; val_loss is better when lower: use mode='min'"),
     (dict(batch_size=41), "batch_size must be at most the number of training samples (40); got 41"),
     (dict(early_stopping=True, stopping_threshold=5.0),
      "stopping_threshold is only used with early_stopping=True and stopping_criterion 'gl', 'pq' or 'up'; "

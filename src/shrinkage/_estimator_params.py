@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _params as P
+from .early_stopping import EarlyStopping
 from .layers import ACTIVATIONS
 
 __all__ = ["TABLE", "check_estimator_params"]
@@ -40,7 +41,7 @@ TABLE = {
     "epsilon": [P.Interval(float, 0, None, "neither")],
     "batch_size": [P.Options("auto"), P.Interval(int, 1, None)],
     "max_epochs": [P.Interval(int, 1, None)],
-    "early_stopping": [P.Boolean()],
+    "early_stopping": [P.Boolean(), P.Instance(EarlyStopping, description="an EarlyStopping")],
     "patience": [P.NoneOK(), P.Interval(int, 0, None)],
     "min_delta": [P.Interval(float, 0, None, "left")],
     "stopping_criterion": [P.Options("patience", "gl", "pq", "up")],
@@ -80,6 +81,8 @@ def _check_rules(p):
         raise ValueError(f"l1_method={p['l1_method']!r} is only used with penalty='l1' or 'elasticnet'; "
                          f"got penalty={p['penalty']!r}")
     early, criterion = p["early_stopping"], p["stopping_criterion"]
+    if isinstance(early, EarlyStopping):
+        _check_given_early_stopping(early, p)
     if p["patience"] is not None and not (early and criterion == "patience"):
         raise ValueError("patience is only used with early_stopping=True and stopping_criterion='patience'; "
                          f"got early_stopping={early}, stopping_criterion={criterion!r}")
@@ -111,3 +114,26 @@ def _check_rules(p):
     threshold = p["stopping_threshold"]
     if criterion == "up" and threshold is not None and (float(threshold) != int(threshold) or threshold < 1):
         raise ValueError(f"stopping_threshold must be an int >= 1 with stopping_criterion='up'; got {threshold!r}")
+
+
+# What the estimators log each epoch, and which way each improves.
+LOGGED = {"loss": "min", "val_loss": "min", "val_score": "max"}
+# The estimator's own early-stopping settings, which an EarlyStopping given as early_stopping replaces.
+EARLY_STOPPING_SETTINGS = (("patience", None), ("min_delta", 0.0), ("stopping_criterion", "patience"),
+                           ("stopping_threshold", None), ("restore_best_weights", True))
+
+
+def _check_given_early_stopping(es, p):
+    """``early_stopping=EarlyStopping(...)``: it holds every early-stopping setting, and must watch a value
+    the estimators log, in the direction that value improves."""
+    for name, default in EARLY_STOPPING_SETTINGS:
+        if p[name] != default:
+            raise ValueError(f"{name}={p[name]!r} would be ignored: early_stopping is an EarlyStopping, which holds "
+                             f"its own settings; leave {name} at its default ({default!r})")
+    if es.monitor not in LOGGED:
+        raise ValueError(f"early_stopping monitors {es.monitor!r}, which the estimators do not log; "
+                         f"they log {', '.join(map(repr, LOGGED))}")
+    right = LOGGED[es.monitor]
+    if es.mode != right:
+        raise ValueError(f"early_stopping monitors {es.monitor!r} with mode={es.mode!r}; {es.monitor} is better "
+                         f"when {'lower' if right == 'min' else 'higher'}: use mode={right!r}")

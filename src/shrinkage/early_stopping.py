@@ -127,6 +127,20 @@ class EarlyStopping:
         self.threshold = threshold
         self.reset()
 
+    _CONFIG = ("monitor", "mode", "patience", "min_delta", "baseline", "start_from_epoch", "restore_best_weights",
+               "criterion", "threshold", "strip")
+
+    def get_config(self):
+        """The settings as plain values, without the state: ``EarlyStopping(**es.get_config())`` stops by
+        the same rule (model files and checkpoints store an estimator's ``early_stopping`` so)."""
+        return {name: getattr(self, name) for name in self._CONFIG}
+
+    def __repr__(self):
+        defaults = EarlyStopping(criterion=self.criterion).get_config()
+        changed = [f"{k}={v!r}" for k, v in self.get_config().items() if k == "criterion" and v != "patience"
+                   or k != "criterion" and v != defaults[k]]
+        return f"EarlyStopping({', '.join(changed)})"
+
     # ------------------------------------------------------------------ state
 
     def reset(self):
@@ -221,7 +235,3 @@ class EarlyStopping:
             if self._up_count >= self.threshold:
                 return self._stop(epoch, "up")
         return False
-
-    def __repr__(self):
-        return (f"EarlyStopping(monitor={self.monitor!r}, criterion={self.criterion!r}, "
-                f"patience={self.patience}, min_delta={self.min_delta})")

@@ -193,11 +193,16 @@ _COMMON_DOC = """
         When all of them run (no early stop) while the training loss still
         falls (by more than 0.1% over the last 10 epochs), ``fit`` warns
         with a ConvergenceWarning.
-    early_stopping : bool, default=False
-        Monitor ``val_loss`` (the data loss on the validation set) and stop by
-        ``stopping_criterion``; see :class:`shrinkage.EarlyStopping`. The
-        four parameters below act only with it: setting one of them without
-        it is an error.
+    early_stopping : bool or EarlyStopping, default=False
+        ``True``: monitor ``val_loss`` (the data loss on the validation set)
+        and stop by ``stopping_criterion``; see :class:`shrinkage.EarlyStopping`.
+        The four parameters below act only with it: setting one of them
+        without it is an error. An :class:`~shrinkage.EarlyStopping` instead
+        gives every setting, among them what the four do not reach: ``monitor``
+        (``"val_loss"``, ``"val_score"`` with ``mode="max"``, or the training
+        ``"loss"``), ``baseline`` and ``start_from_epoch``; it is copied at
+        each ``fit`` (the fitted one is ``early_stopping_``), and the four
+        parameters must then stay at their defaults.
     patience : int or None, default=None
         For the ``"patience"`` criterion; None means 10.
     min_delta : float, default=0.0
@@ -243,6 +248,9 @@ _COMMON_DOC = """
         finished epoch's weights were restored, with a
         TrainingDivergedWarning); ``"interrupted"`` (Ctrl-C, see
         :meth:`fit`); ``"callback"`` (a callback asked to stop).
+    early_stopping_ : EarlyStopping or None
+        The rule the last ``fit`` stopped by, with its ``best``, ``best_epoch``
+        and ``stop_reason``.
 """
 
 

@@ -11,6 +11,7 @@ only fix the output side.
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 import warnings
@@ -74,7 +75,8 @@ class TrainingDivergedWarning(UserWarning):
 
 def json_safe_params(estimator):
     """get_params() as plain JSON values: tuples as lists, NumPy scalars and dtypes as Python values,
-    a Generator or RandomState as None (its state is not a parameter worth keeping)."""
+    a Generator or RandomState as None (its state is not a parameter worth keeping), an EarlyStopping
+    as ``{"EarlyStopping": its get_config()}``."""
     params = {}
     for key, value in estimator.get_params(deep=False).items():
         if isinstance(value, (np.random.Generator, np.random.RandomState)):
@@ -85,6 +87,8 @@ def json_safe_params(estimator):
             value = _plain(value)
         elif isinstance(value, type):
             value = np.dtype(value).name
+        elif isinstance(value, EarlyStopping):
+            value = {"EarlyStopping": value.get_config()}
         elif isinstance(value, dict):  # class_weight: JSON keys would turn every label into a string
             value = [[_plain(label), _plain(weight)] for label, weight in value.items()]
         params[key] = value
@@ -232,6 +236,8 @@ class NetworkEstimator(BaseEstimator):
         return Updater(opt, pieces), penalty
 
     def _early_stopping(self):
+        if isinstance(self.early_stopping, EarlyStopping):
+            return copy.deepcopy(self.early_stopping)  # a setting: fit leaves the user's object as it was
         if not self.early_stopping:
             return None
         return EarlyStopping(
