@@ -340,9 +340,10 @@ class NetworkEstimator(BaseEstimator):
         first = not hasattr(self, "coefs_")
         self._check_params()  # every call: set_params may have changed them since the last one
         if self.early_stopping:
-            warnings.warn(f"{type(self).__name__}.partial_fit ignores early_stopping=True: early stopping holds "
-                          "out a validation split and watches it over the epochs of fit, and partial_fit runs one "
-                          "pass over the data it is given; score a validation set between calls instead",
+            warnings.warn(f"{type(self).__name__}.partial_fit ignores early_stopping={self.early_stopping!r}: "
+                          "early stopping holds out a validation split and watches it over the epochs of fit, and "
+                          "partial_fit runs one pass over the data it is given; score a validation set between "
+                          "calls instead",
                           UserWarning, stacklevel=3)
         if not first:
             self._check_hidden_layers()
