@@ -202,6 +202,14 @@ def test_scikit_learn_names_for_epochs_and_loss_curve(digits_split):
     clf.partial_fit(X_tr, y_tr)
     assert clf.n_iter_ == 4 and len(clf.loss_curve_) == 4
     assert not hasattr(MLPClassifier(), "n_iter_")  # unfitted: no attribute, as scikit-learn
+    assert clf.validation_scores_ is None and clf.best_validation_score_ is None
+    assert clf.best_loss_ == min(clf.history_["loss"])
+    stopped = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, patience=1, max_epochs=50,
+                            random_state=0).fit(X_tr, y_tr)
+    assert stopped.validation_scores_ == stopped.history_["val_score"] and stopped.best_loss_ is None
+    assert stopped.best_validation_score_ == stopped.history_["val_score"][stopped.best_epoch_]
+    for name in ("validation_scores_", "best_validation_score_", "best_loss_"):
+        assert not hasattr(MLPClassifier(), name)
 
 
 def test_convergence_warning_only_when_epochs_run_out(digits_split):

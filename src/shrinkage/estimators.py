@@ -240,7 +240,11 @@ _COMMON_DOC = """
     n_epochs_ : int
         Epochs run (over all ``partial_fit`` calls since the last ``fit``).
     n_iter_, loss_curve_ : scikit-learn's names for ``n_epochs_`` and
-        ``history_["loss"]``, so code written for its MLPs works unchanged.
+        ``history_["loss"]``, so code written for its MLPs works unchanged;
+        likewise ``validation_scores_`` (``history_["val_score"]`` or None),
+        ``best_validation_score_`` (that of ``best_epoch_``, or None without
+        early stopping) and ``best_loss_`` (the lowest training loss, or None
+        with early stopping).
     stop_reason_ : str
         Why training ended: ``"max_epochs"``; an early-stopping criterion
         (``"patience"``, ``"gl"``, ``"pq"``, ``"up"``); ``"diverged"`` (a

@@ -555,6 +555,23 @@ class NetworkEstimator(BaseEstimator):
         """``history_["loss"]`` under scikit-learn's name: the training loss of every epoch."""
         return self.history_["loss"]
 
+    @property
+    def validation_scores_(self):
+        """``history_["val_score"]`` under scikit-learn's name; None when there was no validation."""
+        return self.history_.get("val_score")
+
+    @property
+    def best_validation_score_(self):
+        """The validation score of ``best_epoch_`` (scikit-learn's name); None without early stopping."""
+        if self.best_epoch_ is None or "val_score" not in self.history_:
+            return None
+        return self.history_["val_score"][self.best_epoch_]
+
+    @property
+    def best_loss_(self):
+        """The lowest training loss of any epoch (scikit-learn's name); None with early stopping, as there."""
+        return None if self.best_epoch_ is not None else min(self.history_["loss"], default=None)
+
     def __getstate__(self):
         state = super().__getstate__()
         state.pop("_parameters_", None)  # coefs_/intercepts_ pickle the weights; the buffer is rebuilt
