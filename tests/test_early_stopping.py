@@ -176,6 +176,7 @@ def test_missing_monitor_key_is_a_clear_error():
         (dict(criterion="up", threshold=2.5), "threshold must be an int >= 1; got 2.5"),
         (dict(strip=0), "strip must be an int >= 1; got 0"),
         (dict(monitor=None), "monitor must be the name of a logged value"),
+        (dict(restore_best_weights="no"), "restore_best_weights must be a bool; got 'no'"),
     ],
 )
 def test_bad_arguments(kwargs, message):

@@ -109,9 +109,11 @@ class EarlyStopping:
         elif criterion == "up" and isinstance(threshold, float) and threshold.is_integer():
             threshold = int(threshold)  # UP counts strips: a whole number, also when written 3.0
         values = {"patience": patience, "min_delta": min_delta, "start_from_epoch": start_from_epoch,
-                  "strip": strip, "baseline": baseline, "threshold": threshold}
+                  "strip": strip, "baseline": baseline, "threshold": threshold,
+                  "restore_best_weights": restore_best_weights}
         table = {"patience": [P.AtLeast(int, 0)], "min_delta": [P.AtLeast(float, 0)],
-                 "start_from_epoch": [P.AtLeast(int, 0)], "strip": [P.AtLeast(int, 1)]}
+                 "start_from_epoch": [P.AtLeast(int, 0)], "strip": [P.AtLeast(int, 1)],
+                 "restore_best_weights": [P.Boolean()]}
         if baseline is not None:
             table["baseline"] = [P.AtLeast(float)]
         if threshold is not None:
@@ -122,7 +124,7 @@ class EarlyStopping:
         self.patience, self.start_from_epoch, self.strip = int(patience), int(start_from_epoch), int(strip)
         self.min_delta = float(min_delta)
         self.baseline = baseline if baseline is None else float(baseline)
-        self.restore_best_weights = restore_best_weights
+        self.restore_best_weights = bool(restore_best_weights)
         self.criterion = criterion
         self.threshold = threshold
         self.reset()
