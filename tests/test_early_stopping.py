@@ -188,6 +188,8 @@ def test_numpy_integers_and_whole_floats_are_accepted_where_ints_are_due():
     es = EarlyStopping(patience=np.int64(3), start_from_epoch=np.int32(1), criterion="up", threshold=3.0)
     assert (es.patience, es.start_from_epoch, es.threshold) == (3, 1, 3)
     assert type(es.patience) is int and type(es.threshold) is int
+    assert type(EarlyStopping(criterion="up", threshold=np.int64(2)).threshold) is int  # plain: JSON stores it
+    assert type(EarlyStopping(criterion="gl", threshold=np.float32(2)).threshold) is float
 
 
 def test_restored_weights_are_those_of_best_epoch_when_epochs_run_out():
@@ -236,7 +238,7 @@ def test_settings_survive_get_config_and_repr_names_what_differs():
     assert EarlyStopping(**es.get_config()).get_config() == es.get_config()
     assert repr(es) == "EarlyStopping(monitor='val_score', mode='max', patience=3, baseline=0.5, start_from_epoch=4)"
     assert repr(EarlyStopping()) == "EarlyStopping()"
-    assert repr(EarlyStopping(criterion="gl", threshold=2)) == "EarlyStopping(criterion='gl', threshold=2)"
+    assert repr(EarlyStopping(criterion="gl", threshold=2)) == "EarlyStopping(criterion='gl', threshold=2.0)"
 
 
 def test_an_estimator_stops_by_the_given_rule_on_the_validation_score_after_a_warm_up():

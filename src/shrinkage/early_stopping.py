@@ -126,7 +126,7 @@ class EarlyStopping:
         self.baseline = baseline if baseline is None else float(baseline)
         self.restore_best_weights = bool(restore_best_weights)
         self.criterion = criterion
-        self.threshold = threshold
+        self.threshold = threshold if threshold is None else (int if criterion == "up" else float)(threshold)
         self.reset()
 
     _CONFIG = ("monitor", "mode", "patience", "min_delta", "baseline", "start_from_epoch", "restore_best_weights",
