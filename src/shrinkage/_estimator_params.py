@@ -3,11 +3,12 @@ between them. Called by ``fit`` and ``partial_fit`` (scikit-learn's convention: 
 
 A setting that would be silently ignored is an error: ``l1_ratio`` without
 the elastic net, ``patience`` without early stopping, ``nesterov`` without
-momentum, ``dropout`` or ``activation`` without hidden units; and, when changed from their
-defaults, ``min_delta``, ``stopping_criterion``, ``validation_fraction`` and
-``restore_best_weights`` without early stopping, ``dropout_mode`` without
-dropout, ``momentum`` under Adam, and Adam's ``beta_1``, ``beta_2`` and
-``epsilon`` under SGD.
+momentum, ``dropout`` or ``activation`` without hidden units; and, when
+changed from their defaults, ``min_delta``, ``stopping_criterion``,
+``validation_fraction`` and ``restore_best_weights`` without early stopping
+(or beside an :class:`~shrinkage.EarlyStopping` given as ``early_stopping``,
+which holds its own), ``dropout_mode`` without dropout, ``momentum`` under
+Adam, and Adam's ``beta_1``, ``beta_2`` and ``epsilon`` under SGD.
 """
 
 from __future__ import annotations

@@ -138,9 +138,9 @@ class EarlyStopping:
         return {name: getattr(self, name) for name in self._CONFIG}
 
     def __repr__(self):
-        defaults = EarlyStopping(criterion=self.criterion).get_config()
-        changed = [f"{k}={v!r}" for k, v in self.get_config().items() if k == "criterion" and v != "patience"
-                   or k != "criterion" and v != defaults[k]]
+        # The settings that differ from the defaults (the threshold's default is the criterion's own).
+        defaults = {**EarlyStopping(criterion=self.criterion).get_config(), "criterion": "patience"}
+        changed = [f"{k}={v!r}" for k, v in self.get_config().items() if v != defaults[k]]
         return f"EarlyStopping({', '.join(changed)})"
 
     # ------------------------------------------------------------------ state

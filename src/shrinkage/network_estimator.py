@@ -570,7 +570,7 @@ class NetworkEstimator(BaseEstimator):
     @property
     def best_loss_(self):
         """The lowest training loss of any epoch (scikit-learn's name); None with early stopping, as there."""
-        return None if self.best_epoch_ is not None else min(self.history_["loss"], default=None)
+        return None if self.early_stopping_ is not None else min(self.history_["loss"], default=None)
 
     def __getstate__(self):
         state = super().__getstate__()
