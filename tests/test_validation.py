@@ -138,6 +138,17 @@ def test_the_linear_classifier_names_its_own_dropout_settings():
     MLPClassifier(hidden_layer_sizes=(4,), dropout_mode="classic", dropout=0.2, max_epochs=2).fit(X, y)
 
 
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor, LinearClassifier])
+def test_the_rules_compare_with_the_estimators_own_defaults(cls):
+    import inspect
+
+    from shrinkage._estimator_params import DEFAULTS
+
+    signature = inspect.signature(cls.__init__).parameters
+    assert {name: signature[name].default for name in DEFAULTS if name in signature} == {
+        name: default for name, default in DEFAULTS.items() if name in signature}
+
+
 @pytest.mark.parametrize("kw,message", RULES)
 def test_rules_between_parameters(kw, message):
     with pytest.raises(ValueError) as info:

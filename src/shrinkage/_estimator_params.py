@@ -58,9 +58,17 @@ TABLE = {
     "class_weight": [P.NoneOK(), P.Options("balanced"), P.WeightDict()],
 }
 
-# (setting, its default, the one optimizer that uses it): changed under the other optimizer, it is an error.
-OPTIMIZER_SETTINGS = (("momentum", 0.9, "sgd"), ("beta_1", 0.9, "adam"), ("beta_2", 0.999, "adam"),
-                      ("epsilon", 1e-8, "adam"))
+# The estimators' defaults of the settings whose rules ask whether they were changed (a test checks these
+# against the signatures).
+DEFAULTS = {"patience": None, "min_delta": 0.0, "stopping_criterion": "patience", "stopping_threshold": None,
+            "validation_fraction": 0.1, "restore_best_weights": True, "momentum": 0.9, "beta_1": 0.9,
+            "beta_2": 0.999, "epsilon": 1e-8, "activation": "relu", "dropout_mode": "inverted"}
+ONLY_WITH_EARLY_STOPPING = ("stopping_criterion", "min_delta", "validation_fraction", "restore_best_weights")
+# The estimator's own early-stopping settings, which an EarlyStopping given as early_stopping replaces.
+EARLY_STOPPING_SETTINGS = ("patience", "min_delta", "stopping_criterion", "stopping_threshold", "restore_best_weights")
+OPTIMIZER_OF = {"momentum": "sgd", "beta_1": "adam", "beta_2": "adam", "epsilon": "adam"}
+# What the estimators log each epoch, and which way each improves.
+LOGGED = {"loss": "min", "val_loss": "min", "val_score": "max"}
 
 
 def check_estimator_params(params, output_losses):
@@ -90,12 +98,11 @@ def _check_rules(p):
     if p["stopping_threshold"] is not None and not (early and criterion != "patience"):
         raise ValueError("stopping_threshold is only used with early_stopping=True and stopping_criterion "
                          f"'gl', 'pq' or 'up'; got early_stopping={early}, stopping_criterion={criterion!r}")
-    for name, default in (("stopping_criterion", "patience"), ("min_delta", 0.0), ("validation_fraction", 0.1),
-                          ("restore_best_weights", True)):
-        if p[name] != default and not early:
+    for name in ONLY_WITH_EARLY_STOPPING:
+        if _changed(p, name) and not early:
             raise ValueError(f"{name}={p[name]!r} is only used with early_stopping=True; got early_stopping=False")
-    for name, default, optimizer in OPTIMIZER_SETTINGS:
-        if p[name] != default and p["optimizer"] != optimizer:
+    for name, optimizer in OPTIMIZER_OF.items():
+        if _changed(p, name) and p["optimizer"] != optimizer:
             raise ValueError(f"{name}={p[name]!r} is only used with optimizer={optimizer!r}; "
                              f"got optimizer={p['optimizer']!r}")
     if p["nesterov"] and not (p["optimizer"] == "sgd" and p["momentum"] > 0):
@@ -106,10 +113,10 @@ def _check_rules(p):
     if p.get("dropout", 0.0) and not hidden:
         raise ValueError(f"dropout={p['dropout']} acts on hidden units, and hidden_layer_sizes=() has none; "
                          "use input_dropout to drop input features")
-    if p.get("activation", "relu") != "relu" and not hidden:
+    if _changed(p, "activation") and not hidden:
         raise ValueError(f"activation={p['activation']!r} acts on hidden units, and hidden_layer_sizes=() has none")
     rates = {name: p[name] for name in ("dropout", "input_dropout") if name in p}
-    if p["dropout_mode"] != "inverted" and not any(rates.values()):
+    if _changed(p, "dropout_mode") and not any(rates.values()):
         got = ", ".join(f"{name}={rate!r}" for name, rate in rates.items())
         raise ValueError(f"dropout_mode={p['dropout_mode']!r} is only used with {' or '.join(rates)} > 0; got {got}")
     threshold = p["stopping_threshold"]
@@ -117,20 +124,18 @@ def _check_rules(p):
         raise ValueError(f"stopping_threshold must be an int >= 1 with stopping_criterion='up'; got {threshold!r}")
 
 
-# What the estimators log each epoch, and which way each improves.
-LOGGED = {"loss": "min", "val_loss": "min", "val_score": "max"}
-# The estimator's own early-stopping settings, which an EarlyStopping given as early_stopping replaces.
-EARLY_STOPPING_SETTINGS = (("patience", None), ("min_delta", 0.0), ("stopping_criterion", "patience"),
-                           ("stopping_threshold", None), ("restore_best_weights", True))
+def _changed(p, name):
+    """Whether the setting ``name`` (a parameter of this estimator) is not at its default."""
+    return name in p and p[name] != DEFAULTS[name]
 
 
 def _check_given_early_stopping(es, p):
     """``early_stopping=EarlyStopping(...)``: it holds every early-stopping setting, and must watch a value
     the estimators log, in the direction that value improves."""
-    for name, default in EARLY_STOPPING_SETTINGS:
-        if p[name] != default:
+    for name in EARLY_STOPPING_SETTINGS:
+        if _changed(p, name):
             raise ValueError(f"{name}={p[name]!r} would be ignored: early_stopping is an EarlyStopping, which holds "
-                             f"its own settings; leave {name} at its default ({default!r})")
+                             f"its own settings; leave {name} at its default ({DEFAULTS[name]!r})")
     if es.monitor not in LOGGED:
         raise ValueError(f"early_stopping monitors {es.monitor!r}, which the estimators do not log; "
                          f"they log {', '.join(map(repr, LOGGED))}")
