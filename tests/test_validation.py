@@ -156,7 +156,7 @@ def test_rules_between_parameters(kw, message):
     assert str(info.value) == message
 
 
-@pytest.mark.parametrize("threshold", [None, 2, 2.0])
+@pytest.mark.parametrize("threshold", [None, 1, 2, 2.0])
 def test_up_criterion_takes_its_default_or_a_whole_number_of_strips(threshold):
     clf = MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, stopping_criterion="up",
                         stopping_threshold=threshold, max_epochs=2).fit(X, y)
