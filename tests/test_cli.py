@@ -119,6 +119,23 @@ def test_study_file_errors_name_the_problem(tmp_path, capsys):
     assert "not a study file: it is not UTF-8 text (TOML)" in capsys.readouterr().err
 
 
+def test_a_study_file_gives_an_early_stopping_rule_as_a_table(tmp_path, capsys):
+    config = tmp_path / "s.toml"
+    rule = 'early_stopping = {monitor = "val_score", mode = "max", patience = 1}'
+    config.write_text(SMALL_STUDY.replace('dropout = 0.3', 'dropout = 0.3\n' + rule).replace("max_epochs = 6",
+                                                                                               "max_epochs = 40"))
+    assert main(["study", "--config", str(config), "--jobs", "1", "--out", str(tmp_path / "o"), "--quiet"]) == 0
+    runs = json.loads((tmp_path / "o" / "results.json").read_text())["runs"]
+    stopped = [r for r in runs if r["config"] == "dropout"]
+    assert all(r["stop_reason"] == "patience" and r["epochs"] < 40 for r in stopped)
+    for bad, problem in [('{monitr = "val_score"}', "unexpected keyword argument 'monitr'"),
+                         ('{monitor = "val_score"}', "val_score is better when higher: use mode='max'")]:
+        config.write_text(SMALL_STUDY.replace('dropout = 0.3', 'dropout = 0.3\nearly_stopping = ' + bad))
+        assert main(["study", "--config", str(config), "--out", str(tmp_path / "p"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert problem in err and str(config) in err
+
+
 @pytest.mark.parametrize("setting,problem", [
     ("data = 5", "data must be a string; got 5"),
     ('data = ["wine"]', "data must be a string; got ['wine']"),

@@ -255,3 +255,20 @@ def test_written_report_marks_the_best_row_and_history_csv_has_every_epoch(tmp_p
     one = write_outputs(tmp_path / "one", spec, *summarize(spec, results[:1]), results[:1], meta)["report"]
     one = one.read_text()
     assert "1 seed per configuration." in one
+
+
+@pytest.mark.parametrize("rule,expected", [
+    (True, "Training stopped at epoch 2 (patience) while validation accuracy was still rising: without "
+           "regularization it went on from 60.0% to 80.0% (around epoch 3) even as validation loss rose, so "
+           "stopping on validation loss ended training too early; a study file can watch validation accuracy "
+           'instead: early_stopping = {monitor = "val_score", mode = "max", patience = 20}.'),
+    ({"monitor": "val_score", "mode": "max"}, "Training stopped at epoch 2 (patience) on val_score."),
+])
+def test_the_early_stopping_finding_says_what_stopped_training_and_what_the_baseline_did_after(rule, expected):
+    spec, results = synthetic_results()
+    spec.configurations[1].params = {"early_stopping": rule}
+    for r in results:
+        if r["config"] == "none":  # the unregularized runs' validation accuracy kept rising after epoch 2
+            r["history"]["val_score"] = [0.4, 0.5, 0.6, 0.8]
+    rows, _ = summarize(spec, results)
+    assert rows[1]["finding"].endswith(" " + expected)

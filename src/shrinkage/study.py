@@ -26,6 +26,7 @@ from sklearn.model_selection import train_test_split
 from . import _params as P
 from ._runlog import code_version, data_id, open_for_append, read_lines
 from .datasets import load_dataset
+from .early_stopping import EarlyStopping
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
 from .parameters import zero_fraction
@@ -116,11 +117,24 @@ def _check_params(source, params):
         if key == "hidden_layer_sizes" and isinstance(value, list):
             value = tuple(value)
         clean[key] = value
+    params = _estimator_kwargs({**DEFAULT_MODEL, **clean}, source)
     try:  # fail now, naming the parameter, not in the middle of the study
-        MLPClassifier(**{**DEFAULT_MODEL, **clean})._check_params()
+        MLPClassifier(**params)._check_params()
     except ValueError as exc:
         raise StudyConfigError(f"{source}: {exc}") from None
     return clean
+
+
+def _estimator_kwargs(params, source="the study"):
+    """``params`` as MLPClassifier takes them: an ``early_stopping`` table (TOML has no objects), such as
+    ``{monitor = "val_score", mode = "max", patience = 20}``, becomes an :class:`EarlyStopping`."""
+    rule = params.get("early_stopping")
+    if not isinstance(rule, dict):
+        return params
+    try:
+        return {**params, "early_stopping": EarlyStopping(**rule)}
+    except (TypeError, ValueError) as exc:
+        raise StudyConfigError(f"{source}: early_stopping = {rule}: {exc}") from None
 
 
 def spec_from_toml(path):
@@ -209,7 +223,7 @@ def run_one(model, config, seed, data, tick=None):
     """Train one (configuration, seed) pair; return a JSON-ready dict."""
     X_tr, y_tr, X_val, y_val, X_te, y_te = data
     params = _class_weight_labels({**model, **config.params, "random_state": seed}, np.unique(y_tr))
-    est = MLPClassifier(**params)
+    est = MLPClassifier(**_estimator_kwargs(params))
     started = time.perf_counter()
     callbacks = [_EpochTicker(tick)] if tick is not None else None
     try:
@@ -406,7 +420,9 @@ def _finding(row, base, results):
     if others:
         settings = ", ".join(f"{k}={v}" for k, v in others.items())
         sentence += f" It also sets {settings}, so not all of the difference is the regularizer's."
-    stops = _early_stop_note(name, base["config"], results)
+    rule = row["params"].get("early_stopping")
+    stops = _early_stop_note(name, base["config"], results, rule.get("monitor", "val_loss")
+                             if isinstance(rule, dict) else "val_loss")
     return sentence + (" " + stops if stops else "")
 
 
@@ -421,13 +437,15 @@ def _max_norm_note(name, results):
     return f" Max-norm held {held * 100:.0f}% of the hidden units at the bound at the end of training."
 
 
-def _early_stop_note(name, base_name, results):
+def _early_stop_note(name, base_name, results, monitor="val_loss"):
     runs = [r for r in results if r["config"] == name and r["stop_reason"] not in ("max_epochs", None)]
     if not runs:
         return ""
     stopped = sorted(r["epochs"] - 1 for r in runs)
     span = f"epoch {stopped[0]}" if stopped[0] == stopped[-1] else f"epochs {stopped[0]}–{stopped[-1]}"
     note = f"Training stopped at {span} ({runs[0]['stop_reason']})"
+    if monitor != "val_loss":
+        return note + f" on {monitor}."
     # Was validation accuracy still rising? Look at the unregularized runs with the same seeds,
     # which kept training past the stopping point.
     rising = []
@@ -447,5 +465,6 @@ def _early_stop_note(name, base_name, results):
         last = int(np.median([x[2] for x in rising]))
         note += (f" while validation accuracy was still rising: without regularization it went on from "
                  f"{_points(a)}% to {_points(b)}% (around epoch {last}) even as validation loss rose, "
-                 f"so stopping on validation loss ended training too early")
+                 f"so stopping on validation loss ended training too early; a study file can watch validation "
+                 f"accuracy instead: early_stopping = {{monitor = \"val_score\", mode = \"max\", patience = 20}}")
     return note + "."
