@@ -32,15 +32,15 @@ def test_reduced_default_study_end_to_end(tmp_path):
     out = shrinkage("study", "--epochs", "2", "--seeds", "1", "--jobs", "1", "--out", str(tmp_path / "o"))
     assert out.returncode == 0, out.stderr
     for name in ("none", "l2", "l1", "elasticnet", "weight_decay", "dropout", "dropout_maxnorm",
-                 "early_stopping", "dropout_l2"):
+                 "early_stopping", "early_stopping_acc", "dropout_l2"):
         assert name in out.stdout
     assert "★" in out.stdout and "test acc" in out.stdout
     assert "(1 seed," in out.stdout and "±" not in out.stdout  # one run per configuration: no spread to show
     for file in ("report.html", "results.json", "history.csv"):
         assert (tmp_path / "o" / file).stat().st_size > 0
     results = json.loads((tmp_path / "o" / "results.json").read_text())
-    assert len(results["runs"]) == 9 and results["meta"]["dataset"] == "mnist1d"
-    assert len((tmp_path / "o" / "history.csv").read_text().splitlines()) == 1 + 9 * 2
+    assert len(results["runs"]) == 10 and results["meta"]["dataset"] == "mnist1d"
+    assert len((tmp_path / "o" / "history.csv").read_text().splitlines()) == 1 + 10 * 2
 
 
 def test_quiet_prints_nothing(tmp_path):

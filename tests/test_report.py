@@ -257,18 +257,37 @@ def test_written_report_marks_the_best_row_and_history_csv_has_every_epoch(tmp_p
     assert "1 seed per configuration." in one
 
 
-@pytest.mark.parametrize("rule,expected", [
-    (True, "Training stopped at epoch 2 (patience) while validation accuracy was still rising: without "
-           "regularization it went on from 60.0% to 80.0% (around epoch 3) even as validation loss rose, so "
-           "stopping on validation loss ended training too early; a study file can watch validation accuracy "
-           'instead: early_stopping = {monitor = "val_score", mode = "max", patience = 20}.'),
-    ({"monitor": "val_score", "mode": "max"}, "Training stopped at epoch 2 (patience) on val_score."),
+LOSS_STOP = ("Training stopped at epoch 2 (patience) while validation accuracy was still rising: without "
+             "regularization it went on from 60.0% to 80.0% (around epoch 3) even as validation loss rose, so "
+             "stopping on validation loss ended training too early")
+
+
+@pytest.mark.parametrize("rule,with_accuracy_rule,expected", [
+    (True, False, LOSS_STOP + "; a study file can watch validation accuracy instead: "
+                              'early_stopping = {monitor = "val_score", mode = "max", patience = 20}.'),
+    (True, True, LOSS_STOP + "; acc watches validation accuracy instead."),
+    ({"monitor": "val_score", "mode": "max"}, False, "Training stopped at epoch 2 (patience) watching validation "
+                                                     "accuracy."),
 ])
-def test_the_early_stopping_finding_says_what_stopped_training_and_what_the_baseline_did_after(rule, expected):
+def test_the_early_stopping_finding_says_what_stopped_training_and_what_the_baseline_did_after(
+        rule, with_accuracy_rule, expected):
     spec, results = synthetic_results()
     spec.configurations[1].params = {"early_stopping": rule}
     for r in results:
         if r["config"] == "none":  # the unregularized runs' validation accuracy kept rising after epoch 2
             r["history"]["val_score"] = [0.4, 0.5, 0.6, 0.8]
+    if with_accuracy_rule:
+        spec.configurations.append(Configuration("acc", {"early_stopping": {"monitor": "val_score"}}, ""))
+        results += [{**r, "config": "acc"} for r in results if r["config"] == "stop"]
     rows, _ = summarize(spec, results)
     assert rows[1]["finding"].endswith(" " + expected)
+
+
+def test_every_default_configuration_is_a_valid_estimator_setting():
+    from shrinkage.estimators import MLPClassifier
+    from shrinkage.study import DEFAULT_MODEL, _estimator_kwargs, default_spec
+
+    spec = default_spec()
+    assert len({c.name for c in spec.configurations}) == len(spec.configurations)
+    for config in spec.configurations:
+        MLPClassifier(**_estimator_kwargs({**DEFAULT_MODEL, **config.params}))._check_params()

@@ -62,6 +62,9 @@ DEFAULT_CONFIGURATIONS = [
                   "dropout p=0.5 with max-norm 2, which allows a 3x larger learning rate (Srivastava et al. 2014)"),
     Configuration("early_stopping", {"penalty": None, "early_stopping": True, "patience": 20},
                   "early stopping on validation loss, patience 20"),
+    Configuration("early_stopping_acc",
+                  {"penalty": None, "early_stopping": {"monitor": "val_score", "mode": "max", "patience": 20}},
+                  "early stopping on validation accuracy, patience 20"),
     Configuration("dropout_l2", {"penalty": "l2", "alpha": 1e-3, "dropout": 0.5}, "dropout p=0.5 and L2 1e-3"),
 ]
 
@@ -382,7 +385,7 @@ def summarize(spec, results):
     best = max(rows, key=_rank)["config"]
     baseline = next((r for r in rows if r["config"] == "none"), rows[0])
     for row in rows:
-        row["finding"] = _finding(row, baseline, results)
+        row["finding"] = _finding(row, baseline, results, rows)
     return rows, best
 
 
@@ -390,7 +393,13 @@ def _points(x):
     return f"{100 * x:.1f}"
 
 
-def _finding(row, base, results):
+def _monitor(params):
+    """What a configuration's early stopping watches (``val_loss`` unless a rule says otherwise)."""
+    rule = params.get("early_stopping")
+    return rule.get("monitor", "val_loss") if isinstance(rule, dict) else "val_loss"
+
+
+def _finding(row, base, results, rows):
     name = row["config"]
     acc, gap = row["test_accuracy"], row["gap"]
     if row is base:
@@ -420,9 +429,8 @@ def _finding(row, base, results):
     if others:
         settings = ", ".join(f"{k}={v}" for k, v in others.items())
         sentence += f" It also sets {settings}, so not all of the difference is the regularizer's."
-    rule = row["params"].get("early_stopping")
-    stops = _early_stop_note(name, base["config"], results, rule.get("monitor", "val_loss")
-                             if isinstance(rule, dict) else "val_loss")
+    on_accuracy = next((r["config"] for r in rows if _monitor(r["params"]) == "val_score"), None)
+    stops = _early_stop_note(name, base["config"], results, _monitor(row["params"]), on_accuracy)
     return sentence + (" " + stops if stops else "")
 
 
@@ -437,7 +445,10 @@ def _max_norm_note(name, results):
     return f" Max-norm held {held * 100:.0f}% of the hidden units at the bound at the end of training."
 
 
-def _early_stop_note(name, base_name, results, monitor="val_loss"):
+def _early_stop_note(name, base_name, results, monitor="val_loss", on_accuracy=None):
+    """When and why ``name``'s runs stopped; for a rule on validation loss, whether the unregularized runs'
+    validation accuracy still rose after that point (then ``on_accuracy``, a configuration that watches
+    accuracy, or the study-file line for one, is named)."""
     runs = [r for r in results if r["config"] == name and r["stop_reason"] not in ("max_epochs", None)]
     if not runs:
         return ""
@@ -445,7 +456,7 @@ def _early_stop_note(name, base_name, results, monitor="val_loss"):
     span = f"epoch {stopped[0]}" if stopped[0] == stopped[-1] else f"epochs {stopped[0]}–{stopped[-1]}"
     note = f"Training stopped at {span} ({runs[0]['stop_reason']})"
     if monitor != "val_loss":
-        return note + f" on {monitor}."
+        return note + f" watching {'validation accuracy' if monitor == 'val_score' else 'the training loss'}."
     # Was validation accuracy still rising? Look at the unregularized runs with the same seeds,
     # which kept training past the stopping point.
     rising = []
@@ -465,6 +476,8 @@ def _early_stop_note(name, base_name, results, monitor="val_loss"):
         last = int(np.median([x[2] for x in rising]))
         note += (f" while validation accuracy was still rising: without regularization it went on from "
                  f"{_points(a)}% to {_points(b)}% (around epoch {last}) even as validation loss rose, "
-                 f"so stopping on validation loss ended training too early; a study file can watch validation "
-                 f"accuracy instead: early_stopping = {{monitor = \"val_score\", mode = \"max\", patience = 20}}")
+                 f"so stopping on validation loss ended training too early")
+        note += (f"; {on_accuracy} watches validation accuracy instead" if on_accuracy else
+                 "; a study file can watch validation accuracy instead: "
+                 'early_stopping = {monitor = "val_score", mode = "max", patience = 20}')
     return note + "."
