@@ -384,8 +384,9 @@ def summarize(spec, results):
         rows.append(row)
     best = max(rows, key=_rank)["config"]
     baseline = next((r for r in rows if r["config"] == "none"), rows[0])
+    on_accuracy = next((r["config"] for r in rows if _monitor(r["params"]) == "val_score"), None)
     for row in rows:
-        row["finding"] = _finding(row, baseline, results, rows)
+        row["finding"] = _finding(row, baseline, results, on_accuracy)
     return rows, best
 
 
@@ -394,12 +395,14 @@ def _points(x):
 
 
 def _monitor(params):
-    """What a configuration's early stopping watches (``val_loss`` unless a rule says otherwise)."""
-    rule = params.get("early_stopping")
-    return rule.get("monitor", "val_loss") if isinstance(rule, dict) else "val_loss"
+    """What a configuration's early stopping watches (``early_stopping=True`` watches ``val_loss``)."""
+    rule = _estimator_kwargs(params).get("early_stopping")
+    return rule.monitor if isinstance(rule, EarlyStopping) else "val_loss"
 
 
-def _finding(row, base, results, rows):
+def _finding(row, base, results, on_accuracy=None):
+    """One sentence of what ``row``'s configuration did against ``base``; ``on_accuracy`` names a configuration
+    that stops early on validation accuracy, if the study has one."""
     name = row["config"]
     acc, gap = row["test_accuracy"], row["gap"]
     if row is base:
@@ -429,7 +432,6 @@ def _finding(row, base, results, rows):
     if others:
         settings = ", ".join(f"{k}={v}" for k, v in others.items())
         sentence += f" It also sets {settings}, so not all of the difference is the regularizer's."
-    on_accuracy = next((r["config"] for r in rows if _monitor(r["params"]) == "val_score"), None)
     stops = _early_stop_note(name, base["config"], results, _monitor(row["params"]), on_accuracy)
     return sentence + (" " + stops if stops else "")
 
