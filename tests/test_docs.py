@@ -46,3 +46,15 @@ def test_stop_reasons_in_the_docstring_are_the_ones_training_gives(cls):
         entry.append(line)
     reasons = set(re.findall(r'``"([\w-]+)"``', "\n".join(entry)))
     assert reasons == {"max_epochs", "diverged", "interrupted", "callback", *_CRITERIA}
+
+
+def test_the_readme_study_file_is_a_valid_study_file(tmp_path):
+    from pathlib import Path
+
+    from shrinkage.study import spec_from_toml
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    block = re.search(r"```toml\n(.*?)```", readme, re.S).group(1)
+    (tmp_path / "study.toml").write_text(block)
+    spec = spec_from_toml(tmp_path / "study.toml")  # every parameter checked, as `shrinkage study` does
+    assert [c.name for c in spec.configurations] == ["none", "dropout", "stop_on_accuracy"]
