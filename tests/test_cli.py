@@ -449,3 +449,18 @@ def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path, ca
     started = time.perf_counter()
     assert main([a.format(**names) for a in argv]) == 2
     assert problem.format(**names) in capsys.readouterr().err and time.perf_counter() - started < 5
+
+
+def test_set_gives_an_early_stopping_rule_as_a_table_to_train_and_sweep(tmp_path, capsys):
+    from shrinkage import EarlyStopping
+
+    rule = 'early_stopping={"monitor": "val_score", "mode": "max", "patience": 2}'
+    expected = EarlyStopping(monitor="val_score", mode="max", patience=2).get_config()
+    assert main(["train", "--data", "wine", "--hidden", "8", "--set", rule, "--save", str(tmp_path / "m.npz"),
+                 "--quiet"]) == 0
+    assert load(tmp_path / "m.npz").early_stopping.get_config() == expected
+    assert main(["sweep", "--data", "wine", "--param", "alpha=1e-4,1e-2", "--set", rule, "--set", "max_epochs=20",
+                 "--cv", "2", "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    assert load(tmp_path / "s" / "best.npz").early_stopping.get_config() == expected  # the refit has it too
+    assert main(["train", "--data", "wine", "--set", 'early_stopping={"monitr": 1}']) == 2
+    assert "early_stopping = {'monitr': 1}: " in capsys.readouterr().err

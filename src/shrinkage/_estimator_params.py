@@ -19,7 +19,7 @@ from . import _params as P
 from .early_stopping import EarlyStopping
 from .layers import ACTIVATIONS
 
-__all__ = ["TABLE", "check_estimator_params"]
+__all__ = ["TABLE", "check_estimator_params", "from_plain_values"]
 
 _UNIT = P.Interval(float, 0, 1, "left")  # [0, 1)
 TABLE = {
@@ -69,6 +69,20 @@ EARLY_STOPPING_SETTINGS = ("patience", "min_delta", "stopping_criterion", "stopp
 OPTIMIZER_OF = {"momentum": "sgd", "beta_1": "adam", "beta_2": "adam", "epsilon": "adam"}
 # What the estimators log each epoch, and which way each improves.
 LOGGED = {"loss": "min", "val_loss": "min", "val_score": "max"}
+
+
+def from_plain_values(params):
+    """``params`` as a study file or the command line spells them, as the estimators take them: an
+    ``early_stopping`` table (TOML and ``--set`` have no objects), such as ``{monitor = "val_score",
+    mode = "max", patience = 20}``, becomes an :class:`~shrinkage.EarlyStopping`; a ValueError names a
+    table it cannot be."""
+    rule = params.get("early_stopping")
+    if not isinstance(rule, dict):
+        return params
+    try:
+        return {**params, "early_stopping": EarlyStopping(**rule)}
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"early_stopping = {rule}: {exc}") from None
 
 
 def check_estimator_params(params, output_losses):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from ._estimator_params import from_plain_values
 from ._params import KEYWORDS
 
 EXIT_USAGE = 2
@@ -225,8 +226,8 @@ def _checked_estimator(cls, params):
     unknown = set(params) - set(cls().get_params())
     if unknown:
         raise CommandError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}")
-    est = cls(**params)
     try:
+        est = cls(**from_plain_values(params))
         est._check_params()
     except ValueError as exc:
         raise CommandError(str(exc)) from None
@@ -365,7 +366,7 @@ def cmd_sweep(args):
               "(run again with --resume)", file=sys.stderr)
         return EXIT_INTERRUPTED
     rows, best = summarize_sweep(spec, results)
-    final = MLPClassifier(**{**model, **best["point"], "random_state": 0})
+    final = _checked_estimator(MLPClassifier, {**model, **best["point"], "random_state": 0})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         final.fit(ds.X_train, ds.y_train)

@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 
 from . import _params as P
+from ._estimator_params import from_plain_values
 from ._runlog import code_version, data_id, open_for_append, read_lines
 from .datasets import load_dataset
 from .early_stopping import EarlyStopping
@@ -129,15 +130,11 @@ def _check_params(source, params):
 
 
 def _estimator_kwargs(params, source="the study"):
-    """``params`` as MLPClassifier takes them: an ``early_stopping`` table (TOML has no objects), such as
-    ``{monitor = "val_score", mode = "max", patience = 20}``, becomes an :class:`EarlyStopping`."""
-    rule = params.get("early_stopping")
-    if not isinstance(rule, dict):
-        return params
+    """``params`` as MLPClassifier takes them (an ``early_stopping`` table becomes an EarlyStopping)."""
     try:
-        return {**params, "early_stopping": EarlyStopping(**rule)}
-    except (TypeError, ValueError) as exc:
-        raise StudyConfigError(f"{source}: early_stopping = {rule}: {exc}") from None
+        return from_plain_values(params)
+    except ValueError as exc:
+        raise StudyConfigError(f"{source}: {exc}") from None
 
 
 def spec_from_toml(path):

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
+from ._estimator_params import from_plain_values
 from ._params import KEYWORDS
 from ._runlog import code_version, data_id, differences, read_lines
 from .estimators import MLPClassifier
@@ -160,7 +161,7 @@ def fit_task(spec, point, split, X, y, start_from=None):
     ``start_from``: a fitted estimator whose weights this fit starts from (a warm start).
     """
     train, held_out = _split_indices(spec, y, split)
-    est = MLPClassifier(**{**spec.model, **point, "random_state": split})
+    est = MLPClassifier(**from_plain_values({**spec.model, **point, "random_state": split}))
     if start_from is not None:
         est.set_params(warm_start=True)
         est.coefs_, est.intercepts_ = start_from.coefs_, start_from.intercepts_
