@@ -678,3 +678,18 @@ def test_partial_fit_says_that_it_ignores_early_stopping(digits_split):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         MLPClassifier(hidden_layer_sizes=(8,)).partial_fit(X_tr, y_tr, classes=classes)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("check", ["check_estimator_cloneable", "check_estimator_repr", "check_get_params_invariance",
+                                   "check_set_params", "check_estimators_overwrite_params",
+                                   "check_dont_overwrite_parameters", "check_estimators_pickle",
+                                   "check_fit_idempotent"])
+def test_an_early_stopping_rule_as_a_parameter_passes_scikit_learn_parameter_checks(check):
+    import sklearn.utils.estimator_checks as checks
+
+    from shrinkage import EarlyStopping
+
+    estimator = MLPClassifier(max_epochs=20, validation_fraction=0.2,
+                              early_stopping=EarlyStopping(monitor="val_score", mode="max", patience=5))
+    getattr(checks, check)(type(estimator).__name__, estimator)
