@@ -291,3 +291,27 @@ def test_every_default_configuration_is_a_valid_estimator_setting():
     assert len({c.name for c in spec.configurations}) == len(spec.configurations)
     for config in spec.configurations:
         MLPClassifier(**_estimator_kwargs({**DEFAULT_MODEL, **config.params}))._check_params()
+
+
+@pytest.mark.parametrize("histories,epochs,expected", [
+    # Seed 0's accuracy rose after the stop, seed 1's did not: half of the runs is enough, averaged over those.
+    ({0: [0.4, 0.5, 0.6, 0.8], 1: [0.4, 0.5, 0.7, 0.7]}, {0: 3, 1: 3}, "epoch 2 (patience) while validation "
+     "accuracy was still rising: without regularization it went on from 60.0% to 80.0% (around epoch 3)"),
+    # Each stopped run is read against the baseline run of its own seed, from its own stopping epoch.
+    ({0: [0.4, 0.5, 0.6, 0.9], 1: [0.4, 0.5, 0.7, 0.8]}, {0: 2, 1: 3}, "epochs 1–2 (patience) while validation "
+     "accuracy was still rising: without regularization it went on from 60.0% to 85.0% (around epoch 3)"),
+    ({0: [0.4, 0.5, 0.6, 0.604], 1: [0.4, 0.5, 0.7, 0.7]}, {0: 3, 1: 3}, "epoch 2 (patience)."),  # under half a point
+    ({0: [0.4, 0.5, 0.6], 1: [0.4, 0.5, 0.6]}, {0: 3, 1: 3}, "epoch 2 (patience)."),  # nothing after the stop
+])
+def test_the_early_stopping_finding_reads_each_seeds_own_baseline_after_the_stop(histories, epochs, expected):
+    spec, results = synthetic_results()
+    spec.configurations[1].params = {"early_stopping": True}
+    for r in results:
+        if r["config"] == "none":
+            r["history"]["val_score"] = histories[r["seed"]]
+        else:
+            r["epochs"] = epochs[r["seed"]]
+    rows, _ = summarize(spec, results)
+    finding = rows[1]["finding"]
+    assert finding[finding.index("Training stopped at ") + len("Training stopped at "):].startswith(expected)
+    assert expected.endswith(")") or finding.endswith(expected)
