@@ -285,12 +285,13 @@ def test_the_early_stopping_finding_says_what_stopped_training_and_what_the_base
 
 def test_every_default_configuration_is_a_valid_estimator_setting():
     from shrinkage.estimators import MLPClassifier
-    from shrinkage.study import DEFAULT_MODEL, _estimator_kwargs, default_spec
+    from shrinkage._estimator_params import from_plain_values
+    from shrinkage.study import DEFAULT_MODEL, default_spec
 
     spec = default_spec()
     assert len({c.name for c in spec.configurations}) == len(spec.configurations)
     for config in spec.configurations:
-        MLPClassifier(**_estimator_kwargs({**DEFAULT_MODEL, **config.params}))._check_params()
+        MLPClassifier(**from_plain_values({**DEFAULT_MODEL, **config.params}))._check_params()
 
 
 @pytest.mark.parametrize("histories,epochs,expected", [

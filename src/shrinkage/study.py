@@ -121,20 +121,11 @@ def _check_params(source, params):
         if key == "hidden_layer_sizes" and isinstance(value, list):
             value = tuple(value)
         clean[key] = value
-    params = _estimator_kwargs({**DEFAULT_MODEL, **clean}, source)
     try:  # fail now, naming the parameter, not in the middle of the study
-        MLPClassifier(**params)._check_params()
+        MLPClassifier(**from_plain_values({**DEFAULT_MODEL, **clean}))._check_params()
     except ValueError as exc:
         raise StudyConfigError(f"{source}: {exc}") from None
     return clean
-
-
-def _estimator_kwargs(params, source="the study"):
-    """``params`` as MLPClassifier takes them (an ``early_stopping`` table becomes an EarlyStopping)."""
-    try:
-        return from_plain_values(params)
-    except ValueError as exc:
-        raise StudyConfigError(f"{source}: {exc}") from None
 
 
 def spec_from_toml(path):
@@ -223,7 +214,7 @@ def run_one(model, config, seed, data, tick=None):
     """Train one (configuration, seed) pair; return a JSON-ready dict."""
     X_tr, y_tr, X_val, y_val, X_te, y_te = data
     params = _class_weight_labels({**model, **config.params, "random_state": seed}, np.unique(y_tr))
-    est = MLPClassifier(**_estimator_kwargs(params))
+    est = MLPClassifier(**from_plain_values(params))
     started = time.perf_counter()
     callbacks = [_EpochTicker(tick)] if tick is not None else None
     try:
@@ -393,7 +384,7 @@ def _points(x):
 
 def _monitor(params):
     """What a configuration's early stopping watches (``early_stopping=True`` watches ``val_loss``)."""
-    rule = _estimator_kwargs(params).get("early_stopping")
+    rule = from_plain_values(params).get("early_stopping")
     return rule.monitor if isinstance(rule, EarlyStopping) else "val_loss"
 
 
