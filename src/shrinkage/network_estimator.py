@@ -76,7 +76,7 @@ class TrainingDivergedWarning(UserWarning):
 def json_safe_params(estimator):
     """get_params() as plain JSON values: tuples as lists, NumPy scalars and dtypes as Python values,
     a Generator or RandomState as None (its state is not a parameter worth keeping), an EarlyStopping
-    as ``{"EarlyStopping": its get_config()}``."""
+    as its get_config() (the table that :func:`~._estimator_params.from_plain_values` reads back)."""
     params = {}
     for key, value in estimator.get_params(deep=False).items():
         if isinstance(value, (np.random.Generator, np.random.RandomState)):
@@ -88,7 +88,7 @@ def json_safe_params(estimator):
         elif isinstance(value, type):
             value = np.dtype(value).name
         elif isinstance(value, EarlyStopping):
-            value = {"EarlyStopping": value.get_config()}
+            value = value.get_config()
         elif isinstance(value, dict):  # class_weight: JSON keys would turn every label into a string
             value = [[_plain(label), _plain(weight)] for label, weight in value.items()]
         params[key] = value

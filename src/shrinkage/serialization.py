@@ -26,8 +26,8 @@ import zipfile
 import numpy as np
 from sklearn.base import is_classifier
 
+from ._estimator_params import from_plain_values
 from .checkpoint import atomic_write_npz
-from .early_stopping import EarlyStopping
 from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
 from .network_estimator import json_safe_params
 
@@ -157,9 +157,7 @@ def _build(path, header, arrays):
         params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     if isinstance(params.get("class_weight"), list):  # stored as [label, weight] pairs (json_safe_params)
         params["class_weight"] = {label: weight for label, weight in params["class_weight"]}
-    if isinstance(params.get("early_stopping"), dict):  # stored as {"EarlyStopping": its settings}
-        params["early_stopping"] = EarlyStopping(**params["early_stopping"]["EarlyStopping"])
-    estimator = cls(**params)
+    estimator = cls(**from_plain_values(params))  # an early-stopping rule is stored as its settings
     estimator._check_params()
     attributes = header["attributes"]
     _check_layers(path, coefs, intercepts, attributes)
