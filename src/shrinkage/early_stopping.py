@@ -7,6 +7,7 @@ the weights of ``best_epoch`` and restores them at the end.
 
 from __future__ import annotations
 
+import inspect
 import math
 
 from . import _params as P
@@ -129,13 +130,11 @@ class EarlyStopping:
         self.threshold = threshold if threshold is None else (int if criterion == "up" else float)(threshold)
         self.reset()
 
-    _CONFIG = ("monitor", "mode", "patience", "min_delta", "baseline", "start_from_epoch", "restore_best_weights",
-               "criterion", "threshold", "strip")
-
     def get_config(self):
         """The settings as plain values, without the state: ``EarlyStopping(**es.get_config())`` stops by
         the same rule (model files and checkpoints store an estimator's ``early_stopping`` so)."""
-        return {name: getattr(self, name) for name in self._CONFIG}
+        names = list(inspect.signature(EarlyStopping).parameters)  # each argument is kept under its name
+        return {name: getattr(self, name) for name in names}
 
     def __repr__(self):
         # The settings that differ from the defaults (the threshold's default is the criterion's own).
