@@ -288,6 +288,37 @@ def test_partial_fit_continues_from_weights_assigned_with_the_fitted_shapes(digi
     for W, W0 in zip(clf.coefs_, mine):
         assert 0 < np.abs(W - W0).max() < 1e-2
 
+
+def test_partial_fit_starts_from_weights_set_before_the_first_call(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    rng = np.random.default_rng(1)
+    mine = [rng.normal(scale=0.1, size=shape).astype(np.float32) for shape in ((64, 16), (16, 10))]
+    clf = MLPClassifier(hidden_layer_sizes=(16,), optimizer="sgd", learning_rate=1e-3, random_state=0)
+    clf.coefs_, clf.intercepts_ = [W.copy() for W in mine], [np.zeros(16, np.float32), np.zeros(10, np.float32)]
+    clf.partial_fit(X_tr[:50], y_tr[:50], classes=np.arange(10))  # one small step from them
+    for W, W0 in zip(clf.coefs_, mine):
+        assert 0 < np.abs(W - W0).max() < 1e-2
+    linear = LinearClassifier(optimizer="sgd", learning_rate=1e-3)
+    linear.coef_, linear.intercept_ = mine[0][:, :10].T, np.zeros(10, np.float32)
+    linear.partial_fit(X_tr[:50], y_tr[:50], classes=np.arange(10))
+    assert 0 < np.abs(linear.coef_ - mine[0][:, :10].T).max() < 1e-2
+
+
+@pytest.mark.parametrize("shapes", [
+    [(10, 8), (8, 10)],  # another number of features
+    [(64, 8), (7, 10)],  # layers that do not chain
+    [(64, 8), (8, 3)],  # fewer outputs than classes: predict would only ever name the first three
+])
+def test_weights_that_do_not_fit_the_data_are_refused_by_name(digits_split, shapes):
+    X_tr, _, y_tr, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X_tr, y_tr)
+    clf.coefs_ = [np.zeros(shape, np.float32) for shape in shapes]
+    clf.intercepts_ = [np.zeros(shape[1], np.float32) for shape in shapes]
+    words = "coefs_ and intercepts_ must chain from the 64 input features to the 10 outputs"
+    for call in (clf.partial_fit, clf.predict, clf.predict_proba):
+        with pytest.raises(ValueError, match=re.escape(words)):
+            call(X_tr, y_tr) if call == clf.partial_fit else call(X_tr)
+
 def test_every_estimator_takes_partial_fit_with_the_shared_signature(digits_split):
     X_tr, _, y_tr, _ = digits_split
     for est in (MLPClassifier(hidden_layer_sizes=(8,)), LinearClassifier()):

@@ -225,3 +225,13 @@ def test_pickle_payload_in_any_array_is_never_run(tmp_path, model_bytes, pickle_
     with pytest.raises(ModelFileError):
         load(tmp_path / "evil.npz")
     assert not marker.exists()
+
+
+def test_a_loaded_model_continues_with_partial_fit(tmp_path, digits_split):
+    X_tr, X_te, y_tr, y_te = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate=0.01, max_epochs=10, random_state=0).fit(X_tr, y_tr)
+    back = load(save(clf, tmp_path / "m.npz"))
+    before = [W.copy() for W in back.coefs_]
+    back.partial_fit(X_tr, y_tr)  # its generator is not in the file: a fresh one from random_state
+    assert all(np.abs(W - W0).max() > 0 for W, W0 in zip(back.coefs_, before))
+    assert back.score(X_te, y_te) > 0.5

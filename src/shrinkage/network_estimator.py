@@ -173,8 +173,21 @@ class NetworkEstimator(BaseEstimator):
             self.coefs_, self.intercepts_ = list(params.coefs), list(params.intercepts)
         return params
 
+    def _check_layer_shapes(self):
+        """``coefs_``/``intercepts_``, which a user may set, must chain from the features to the outputs."""
+        shapes, biases = [np.shape(W) for W in self.coefs_], [np.shape(b) for b in self.intercepts_]
+        chained = (len(shapes) == len(biases) >= 1 and all(len(s) == 2 for s in shapes)
+                   and all(b == (s[1],) for s, b in zip(shapes, biases))
+                   and all(a[1] == b[0] for a, b in zip(shapes[:-1], shapes[1:])))
+        if not (chained and shapes[0][0] == self.n_features_in_ and shapes[-1][1] == self._n_outputs):
+            raise ValueError(
+                f"coefs_ and intercepts_ must chain from the {self.n_features_in_} input features to the "
+                f"{self._n_outputs} outputs (coefs_[k] of shape (n_in, n_out), intercepts_[k] of shape "
+                f"(n_out,)); got coefs_ of shapes {shapes} and intercepts_ of shapes {biases}")
+
     def _network(self, params=None):
         """The layer stack; training layers write gradients into ``params``, inference needs none."""
+        self._check_layer_shapes()
         mode = self.dropout_mode
         layers = []
         if self.input_dropout:
@@ -337,7 +350,7 @@ class NetworkEstimator(BaseEstimator):
         return self
 
     def _partial_fit(self, X, y, classes=None, sample_weight=None):
-        first = not hasattr(self, "coefs_")
+        first = not hasattr(self, "n_features_in_")  # weights set before the first call are continued
         self._check_params()  # every call: set_params may have changed them since the last one
         if self.early_stopping:
             warnings.warn(f"{type(self).__name__}.partial_fit ignores early_stopping={self.early_stopping!r}: "
@@ -352,10 +365,14 @@ class NetworkEstimator(BaseEstimator):
         if first:
             target = self._encode_targets(y, reset=True, classes=classes)
             self._rng_ = as_generator(self.random_state)
-            self._initialize_weights(X.shape[1], self._n_outputs, self._rng_)
+            if not hasattr(self, "coefs_"):
+                self._initialize_weights(X.shape[1], self._n_outputs, self._rng_)
             self.history_ = {}
         else:
             target = self._encode_targets(y, reset=False, classes=classes)
+            if not hasattr(self, "_rng_"):  # a model read from a file: the generator is not saved
+                self._rng_ = as_generator(self.random_state)
+                self.history_ = getattr(self, "history_", {})  # files written before it was kept
         weight = _scaled_weight(_times_class_weight(weight, self._per_class_weight(target, partial=True), target),
                                 X.dtype)
         # Keep the optimizer state unless the user replaced the weights with other shapes; after
