@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import make_regression
 
-from shrinkage import LinearClassifier, MLPClassifier, MLPRegressor, ModelFileError, load, save
+from shrinkage import EarlyStopping, LinearClassifier, MLPClassifier, MLPRegressor, ModelFileError, load, save
 from shrinkage.serialization import FORMAT_VERSION, MAX_MEMBERS
 
 
@@ -235,3 +235,74 @@ def test_a_loaded_model_continues_with_partial_fit(tmp_path, digits_split):
     back.partial_fit(X_tr, y_tr)  # its generator is not in the file: a fresh one from random_state
     assert all(np.abs(W - W0).max() > 0 for W, W0 in zip(back.coefs_, before))
     assert back.score(X_te, y_te) > 0.5
+
+
+RECORD = ("history_", "n_epochs_", "best_epoch_", "stop_reason_", "loss_curve_", "validation_scores_",
+          "best_validation_score_", "best_loss_")
+
+
+@pytest.mark.filterwarnings("ignore:MLPClassifier.partial_fit ignores early_stopping")
+@pytest.mark.parametrize("early_stopping", [False, True, EarlyStopping(monitor="val_score", mode="max", patience=2)])
+def test_the_training_record_and_column_names_survive_a_round_trip(tmp_path, digits_split, early_stopping):
+    import pandas as pd
+
+    X_tr, _, y_tr, _ = digits_split
+    frame = pd.DataFrame(X_tr, columns=[f"pixel{i}" for i in range(X_tr.shape[1])])
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=6, early_stopping=early_stopping, patience=2
+                        if early_stopping is True else None, random_state=0).fit(frame, y_tr)
+    back = load(save(clf, tmp_path / "m.npz"))
+    for name in RECORD:
+        assert getattr(back, name) == getattr(clf, name), name
+    np.testing.assert_array_equal(back.feature_names_in_, clf.feature_names_in_)
+    if early_stopping:
+        assert back.early_stopping_.state_dict() == clf.early_stopping_.state_dict()
+        assert back.early_stopping_.get_config() == clf.early_stopping_.get_config()
+    else:
+        assert back.early_stopping_ is None
+    with pytest.raises(ValueError, match="feature names should match"):  # columns in another order
+        back.predict(frame[frame.columns[::-1]])
+    back.partial_fit(frame, y_tr)  # the epoch count goes on
+    assert back.n_epochs_ == clf.n_epochs_ + 1 == len(back.history_["loss"])
+
+
+def _saved_header(tmp_path, est):
+    import json
+
+    path = save(est, tmp_path / "m.npz")
+    with np.load(path) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    return arrays, json.loads(arrays["header"].tobytes())
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"feature_names_in_": ["a", "b"]}, "feature_names_in_ is not 64 column names"),
+    ({"feature_names_in_": list(range(64))}, "feature_names_in_ is not 64 column names"),
+    ({"history_": {"loss": [1.0, 0.5], "time": [0.1]}}, "training record"),
+    ({"history_": {"loss": ["x"]}}, "training record"),
+    ({"best_epoch_": 99}, "training record"),
+    ({"n_epochs_": -1}, "training record"),
+    ({"early_stopping_": {"best": 1.0}}, "early-stopping state that the model's settings do not explain"),
+])
+def test_a_damaged_training_record_is_named(tmp_path, digits_split, change, words):
+    import pandas as pd
+
+    X_tr, _, y_tr, _ = digits_split
+    frame = pd.DataFrame(X_tr, columns=[f"pixel{i}" for i in range(X_tr.shape[1])])
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=3, early_stopping=True, random_state=0).fit(frame, y_tr)
+    arrays, header = _saved_header(tmp_path, clf)
+    arrays["header"] = _edited(header, attributes={**header["attributes"], **change})
+    np.savez(tmp_path / "damaged.npz", **arrays)
+    with pytest.raises(ModelFileError, match=re.escape(words)):
+        load(tmp_path / "damaged.npz")
+
+
+def test_a_file_without_the_training_record_still_loads(tmp_path, fitted):
+    est, X = fitted[0]
+    arrays, header = _saved_header(tmp_path, est)
+    record = {*RECORD[:4], "feature_names_in_", "early_stopping_"}
+    kept = {k: v for k, v in header["attributes"].items() if k not in record}  # as written before
+    arrays["header"] = _edited(header, attributes=kept)
+    np.savez(tmp_path / "old.npz", **arrays)
+    back = load(tmp_path / "old.npz")
+    np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    assert not hasattr(back, "history_")

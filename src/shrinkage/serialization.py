@@ -11,6 +11,12 @@ Format (version 1): a NumPy ``.npz`` archive holding
   command line applied to the training features, so that ``shrinkage
   predict`` can apply it to raw features.
 
+The header's ``attributes`` also keep what ``fit`` recorded beside the
+weights: ``feature_names_in_`` (so a loaded model still checks a DataFrame's
+columns), ``history_``, ``n_epochs_``, ``best_epoch_``, ``stop_reason_`` and
+the early-stopping rule's final state (``early_stopping_``). Files written
+before they were kept load without them.
+
 It is read with ``allow_pickle=False``; every array is checked against the
 header's shapes and dtypes before use. Anything wrong ends in
 :class:`ModelFileError`.
@@ -64,6 +70,7 @@ def save(estimator, path, input_mean=None, input_scale=None):
         attributes["classes_was_object"] = bool(classes.dtype == object)
     else:
         attributes["y_1d"] = bool(estimator._y_1d)
+    attributes.update(_training_record(estimator))
     header = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -72,8 +79,29 @@ def save(estimator, path, input_mean=None, input_scale=None):
         "arrays": {k: [list(v.shape), v.dtype.str] for k, v in arrays.items()},
         "attributes": attributes,
     }
-    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    arrays["header"] = np.frombuffer(json.dumps(header, default=_plain_number).encode(), dtype=np.uint8)
     return atomic_write_npz(path, arrays)
+
+
+def _plain_number(value):
+    if isinstance(value, np.generic):  # a NumPy number in the history or the early-stopping state
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in a model file")
+
+
+_RECORD = ("history_", "n_epochs_", "best_epoch_", "stop_reason_")
+
+
+def _training_record(estimator):
+    """The fitted attributes beside the weights, as plain values (only those the estimator has: a user may
+    have set ``coefs_`` without fitting)."""
+    record = {name: getattr(estimator, name) for name in _RECORD if hasattr(estimator, name)}
+    if hasattr(estimator, "feature_names_in_"):
+        record["feature_names_in_"] = [str(name) for name in estimator.feature_names_in_]
+    if hasattr(estimator, "early_stopping_"):
+        rule = estimator.early_stopping_
+        record["early_stopping_"] = None if rule is None else rule.state_dict()
+    return record
 
 
 MAX_MEMBERS = 1000
@@ -174,6 +202,7 @@ def _build(path, header, arrays):
         estimator.classes_ = classes.astype(object) if attributes.get("classes_was_object") else classes
     else:
         estimator._y_1d = bool(attributes["y_1d"])
+    _restore_training_record(path, estimator, attributes)
     preprocessing = None
     if "input_mean" in arrays:
         preprocessing = {"mean": arrays["input_mean"], "scale": arrays["input_scale"]}
@@ -181,6 +210,47 @@ def _build(path, header, arrays):
                 preprocessing["scale"].shape != (estimator.n_features_in_,):
             raise ModelFileError(f"{path}: the standardization does not match the number of features")
     return estimator, preprocessing
+
+
+def _restore_training_record(path, estimator, attributes):
+    """Set the attributes of :func:`_training_record` that the file holds, each checked first."""
+    names = attributes.get("feature_names_in_")
+    if names is not None:
+        if not (isinstance(names, list) and len(names) == estimator.n_features_in_
+                and all(isinstance(name, str) for name in names)):
+            raise ModelFileError(f"{path}: feature_names_in_ is not {estimator.n_features_in_} column names")
+        estimator.feature_names_in_ = np.asarray(names, dtype=object)
+    if "history_" not in attributes:
+        return
+    history, n_epochs = attributes["history_"], attributes["n_epochs_"]
+    best, reason = attributes["best_epoch_"], attributes["stop_reason_"]
+    lengths = {len(v) for v in history.values()} if isinstance(history, dict) else {-1}
+    numbers = isinstance(history, dict) and all(
+        isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
+        for v in history.values())
+    if not (numbers and len(lengths) <= 1 and _is_int(n_epochs) and n_epochs >= 0
+            and (best is None or _is_int(best) and 0 <= best < max(lengths | {0}))
+            and (reason is None or isinstance(reason, str))):
+        raise ModelFileError(f"{path}: the training record (history_, n_epochs_, best_epoch_, stop_reason_) "
+                             "is inconsistent")
+    estimator.history_, estimator.n_epochs_ = history, n_epochs
+    estimator.best_epoch_, estimator.stop_reason_ = best, reason
+    estimator.early_stopping_ = _early_stopping_rule(path, estimator, attributes.get("early_stopping_"))
+
+
+def _early_stopping_rule(path, estimator, state):
+    """The estimator's early-stopping rule in the state it ended training in, or None."""
+    if state is None:
+        return None
+    rule = estimator._early_stopping()
+    if rule is None or not isinstance(state, dict) or set(state) != set(rule.state_dict()):
+        raise ModelFileError(f"{path}: an early-stopping state that the model's settings do not explain")
+    rule.load_state_dict(state)
+    return rule
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_layers(path, coefs, intercepts, attributes):
