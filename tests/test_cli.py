@@ -12,6 +12,7 @@ from shrinkage import load
 from shrinkage._runlog import read_lines
 from shrinkage.cli import main
 from shrinkage.datasets import load_dataset, read_features, standardize
+from shrinkage.serialization import load_with_preprocessing
 
 
 def shrinkage(*args, cwd=None):
@@ -194,6 +195,31 @@ def test_train_then_predict_round_trips(tmp_path):
     assert predicted == list(expected)
     loaded = load(model)
     np.testing.assert_array_equal(loaded.coefs_[0], clf.coefs_[0])
+
+
+def test_predict_reads_a_csv_models_columns_by_name(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)) * [1, 10, 100]
+    y = np.where(X[:, 0] > 0, "yes", "no")
+    train = tmp_path / "train.csv"
+    train.write_text("a,b,c,label\n" + "".join(f"{','.join(map(str, r))},{t}\n" for r, t in zip(X, y)))
+    model = tmp_path / "m.npz"
+    assert main(["train", "--data", str(train), "--hidden", "8", "--max-epochs", "20", "--random-state", "0",
+                 "--save", str(model), "--quiet"]) == 0
+    assert load_with_preprocessing(model)[1]["columns"] == ["a", "b", "c"]
+    shuffled = tmp_path / "shuffled.csv"  # the features in another order, the label first
+    shuffled.write_text("label,c,a,b\n" + "".join(f"{t},{r[2]},{r[0]},{r[1]}\n" for r, t in zip(X, y)))
+    outputs = []
+    for data in (train, shuffled):
+        assert main(["predict", str(model), "--data", str(data)]) == 0
+        out, err = capsys.readouterr()
+        outputs.append(out)
+        assert err.startswith("accuracy ") and "on 200 labelled rows" in err  # the label found beside them
+    assert outputs[0] == outputs[1]
+    lacking = tmp_path / "lacking.csv"
+    lacking.write_text("a,b,d\n1,2,3\n")
+    assert main(["predict", str(model), "--data", str(lacking)]) == 2
+    assert "lacks ['c'], of the 3 columns the model was trained on" in capsys.readouterr().err
 
 
 def test_predict_on_builtin_test_split_and_stdout(tmp_path, capsys):

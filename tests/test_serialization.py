@@ -282,6 +282,8 @@ def _saved_header(tmp_path, est):
     ({"best_epoch_": 99}, "training record"),
     ({"n_epochs_": -1}, "training record"),
     ({"early_stopping_": {"best": 1.0}}, "early-stopping state that the model's settings do not explain"),
+    ({"input_columns": ["a", "b"]}, "input_columns is not 64 distinct column names"),
+    ({"input_columns": ["a"] * 64}, "input_columns is not 64 distinct column names"),
 ])
 def test_a_damaged_training_record_is_named(tmp_path, digits_split, change, words):
     import pandas as pd

@@ -292,7 +292,7 @@ def cmd_train(args):
               f"({est.stop_reason_})" + (f", {100 * zeros:.1f}% of the weights exactly zero" if zeros else ""),
               flush=True)
     if args.save is not None:
-        save(est, args.save, input_mean=ds.mean, input_scale=ds.scale)
+        save(est, args.save, input_mean=ds.mean, input_scale=ds.scale, input_columns=ds.feature_names)
         if not args.quiet:
             print(f"saved {args.save}", flush=True)
     if est.stop_reason_ == "interrupted":
@@ -371,7 +371,8 @@ def cmd_sweep(args):
         warnings.simplefilter("ignore", ConvergenceWarning)
         final.fit(ds.X_train, ds.y_train)
     test_accuracy = final.score(ds.X_test, ds.y_test)
-    save(final, Path(args.out) / "best.npz", input_mean=ds.mean, input_scale=ds.scale)
+    save(final, Path(args.out) / "best.npz", input_mean=ds.mean, input_scale=ds.scale,
+         input_columns=ds.feature_names)
     report = write_sweep_report(args.out, spec, rows, best, {"dataset": ds.name, "test_accuracy": test_accuracy,
                                                             "version": __version__})
     if not args.quiet:
@@ -410,8 +411,9 @@ def cmd_predict(args):
                 raise CommandError(f"{args.model} expects {est.n_features_in_} features; the built-in data set "
                                    f"{args.data} has {ds.n_features}")
         else:
-            X, y = read_features(args.data, est.n_features_in_, args.target)
-            X = standardize(X, prep["mean"], prep["scale"]) if prep else X.astype(np.float32)
+            X, y = read_features(args.data, est.n_features_in_, args.target, prep and prep["columns"])
+            X = standardize(X, prep["mean"], prep["scale"]) if prep and prep["mean"] is not None \
+                else X.astype(np.float32)
     except DataError as exc:
         raise CommandError(str(exc)) from None
     header, rows = _predictions(est, X, args)
@@ -551,10 +553,11 @@ def build_parser():
     predict = sub.add_parser("predict", help="predict with a saved model",
                              description="Predict labels (with --proba, also class probabilities) for the rows of "
                                          "a CSV/.npz file (or a built-in data set's test split) with a model "
-                                         "saved by 'shrinkage train', as CSV.")
+                                         "saved by 'shrinkage train', as CSV. A model trained on a CSV file "
+                                         "reads its feature columns by name, in any order, beside other columns.")
     predict.add_argument("model", help="model file written by 'shrinkage train --save'")
     predict.add_argument("--data", required=True, help="CSV/.npz file or built-in data set name")
-    predict.add_argument("--target", help="label column to ignore in a CSV file")
+    predict.add_argument("--target", help="label column of a CSV file (scored, not used as a feature)")
     predict.add_argument("--out", help="write predictions here instead of standard output")
     predict.add_argument("--proba", action="store_true", help="add a column with each class's probability")
     predict.add_argument("--mc-samples", type=_positive_int, metavar="N",

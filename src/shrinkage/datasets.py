@@ -52,6 +52,7 @@ class Dataset:
     description: str = ""
     mean: np.ndarray | None = None  # training-split statistics used to standardize
     scale: np.ndarray | None = None
+    feature_names: list | None = None  # a CSV file's feature columns, in the order of X's columns
 
     @property
     def n_features(self):
@@ -150,8 +151,13 @@ def _check_arrays(source, X, y, min_classes=2):
         raise DataError(f"{source}: the labels hold only one class ({np.unique(y)[0]}); need at least 2")
 
 
-def _read_csv(path, target, n_features=None):
-    """Features and labels of a CSV file; with ``n_features`` the label column may be absent."""
+def _read_csv(path, target, n_features=None, columns=None):
+    """``(X, y, label column name, feature column names)`` of a CSV file.
+
+    For prediction, ``n_features`` lets the label column be absent, and ``columns`` (the feature columns a
+    model was trained on) picks the features by name, in the model's order, wherever they stand in the file;
+    the label is then the ``target`` column, or else the one column left over, if any.
+    """
     try:
         with open(path, newline="") as handle:
             rows = list(csv.reader(handle))
@@ -161,30 +167,50 @@ def _read_csv(path, target, n_features=None):
         raise DataError(f"{path}: expected a header row and at least one data row")
     header, body = [name.strip() for name in rows[0]], rows[1:]
     _check_header(path, header)
-    if target is not None and target not in header:
-        if n_features is None or len(header) != n_features:
-            raise DataError(f"{path}: no target column {target!r}; columns are {header}")
-    if target is not None and target in header:
-        column = header.index(target)
-    elif n_features is not None and len(header) == n_features:
-        column = None  # features only
+    if columns is not None:
+        features, column = _columns_by_name(path, header, columns, target)
     else:
-        column = len(header) - 1
+        if target is not None and target not in header:
+            if n_features is None or len(header) != n_features:
+                raise DataError(f"{path}: no target column {target!r}; columns are {header}")
+        if target is not None and target in header:
+            column = header.index(target)
+        elif n_features is not None and len(header) == n_features:
+            column = None  # features only
+        else:
+            column = len(header) - 1
+        features = [j for j in range(len(header)) if j != column]
     bad = next((i for i, r in enumerate(body, start=2) if len(r) != len(header)), None)
     if bad is not None:
         raise DataError(f"{path}: line {bad} has a different number of fields than the header")
     try:
-        X = np.array([[float(v) for j, v in enumerate(r) if j != column] for r in body], dtype=np.float64)
+        X = np.array([[float(r[j]) for j in features] for r in body], dtype=np.float64)
     except ValueError as exc:
         raise DataError(f"{path}: non-numeric feature value ({exc})") from None
+    names = [header[j] for j in features]
     if column is None:
-        return X, None, None
+        return X, None, None, names
     labels = np.array([r[column].strip() for r in body])
     try:  # integer labels stay integers; anything else stays a string label
         y = labels.astype(np.int64)
     except ValueError:
         y = labels
-    return X, y, header[column]
+    return X, y, header[column], names
+
+
+def _columns_by_name(path, header, columns, target):
+    """The positions of the model's feature ``columns`` in ``header``, and of the label column or None."""
+    missing = [name for name in columns if name not in header]
+    if missing:
+        raise DataError(f"{path}: lacks {missing}, of the {len(columns)} columns the model was trained on (read by "
+                        "name from a CSV file; an .npz file's X is read by position)")
+    features = [header.index(name) for name in columns]
+    rest = [j for j in range(len(header)) if j not in features]
+    if target is not None:
+        column = header.index(target) if target in header else None
+    else:
+        column = rest[0] if len(rest) == 1 else None
+    return features, column
 
 
 def _check_header(path, header):
@@ -210,18 +236,24 @@ def _parses_as(kind, text):
 
 
 def _load_csv(path, target):
-    X, y, name = _read_csv(path, target)
+    X, y, name, features = _read_csv(path, target)
     _check_arrays(path, X, y)
-    return _split(str(path), X, y, 0.2, f"CSV file, label column {name!r}")
+    ds = _split(str(path), X, y, 0.2, f"CSV file, label column {name!r}")
+    ds.feature_names = features
+    return ds
 
 
-def read_features(source, n_features, target=None):
-    """Raw (unstandardized) features, and labels when present, of a CSV or .npz file for prediction."""
+def read_features(source, n_features, target=None, columns=None):
+    """Raw (unstandardized) features, and labels when present, of a CSV or .npz file for prediction.
+
+    ``columns``: the feature columns the model was trained on (from a CSV file), picked by name from a
+    CSV file; an .npz file's ``X`` is taken as it is.
+    """
     path = Path(source)
     if not path.is_file():
         raise DataError(f"{source}: no such file")
     if path.suffix.lower() == ".csv":
-        X, y, _ = _read_csv(path, target, n_features)
+        X, y, _, _ = _read_csv(path, target, n_features, columns)
     elif path.suffix.lower() == ".npz":
         arrays = _npz_arrays(path)
         if "X" not in arrays:

@@ -9,7 +9,9 @@ Format (version 1): a NumPy ``.npz`` archive holding
 * ``classes_`` for classifiers (numbers or fixed-width unicode strings);
 * optionally ``input_mean`` and ``input_scale``: the standardization the
   command line applied to the training features, so that ``shrinkage
-  predict`` can apply it to raw features.
+  predict`` can apply it to raw features (and, in the header's attributes,
+  ``input_columns``: the CSV columns they came from, so that it picks them
+  by name).
 
 The header's ``attributes`` also keep what ``fit`` recorded beside the
 weights: ``feature_names_in_`` (so a loaded model still checks a DataFrame's
@@ -48,11 +50,12 @@ class ModelFileError(ValueError):
     """A file that is not a shrinkage model this version can read."""
 
 
-def save(estimator, path, input_mean=None, input_scale=None):
+def save(estimator, path, input_mean=None, input_scale=None, input_columns=None):
     """Write a fitted estimator to ``path`` (atomically: a temporary file, then a rename).
 
     ``input_mean`` / ``input_scale`` (optional) record how raw features are
-    standardized before they reach the estimator.
+    standardized before they reach the estimator; ``input_columns`` (optional)
+    the names of the CSV columns the features came from, in their order.
     """
     kind = type(estimator)
     if _ESTIMATORS.get(kind.__name__) is not kind or not hasattr(estimator, "coefs_"):  # by class: names repeat
@@ -71,6 +74,8 @@ def save(estimator, path, input_mean=None, input_scale=None):
     else:
         attributes["y_1d"] = bool(estimator._y_1d)
     attributes.update(_training_record(estimator))
+    if input_columns is not None:
+        attributes["input_columns"] = [str(name) for name in input_columns]
     header = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -203,13 +208,22 @@ def _build(path, header, arrays):
     else:
         estimator._y_1d = bool(attributes["y_1d"])
     _restore_training_record(path, estimator, attributes)
-    preprocessing = None
-    if "input_mean" in arrays:
-        preprocessing = {"mean": arrays["input_mean"], "scale": arrays["input_scale"]}
-        if preprocessing["mean"].shape != (estimator.n_features_in_,) or \
-                preprocessing["scale"].shape != (estimator.n_features_in_,):
-            raise ModelFileError(f"{path}: the standardization does not match the number of features")
-    return estimator, preprocessing
+    return estimator, _preprocessing(path, arrays, attributes, estimator.n_features_in_)
+
+
+def _preprocessing(path, arrays, attributes, n_features):
+    """``{"mean", "scale", "columns"}`` (each possibly None) as :func:`save` recorded them, or None."""
+    columns = attributes.get("input_columns")
+    if "input_mean" not in arrays and columns is None:
+        return None
+    mean, scale = arrays.get("input_mean"), arrays.get("input_scale")
+    if (mean is None) != (scale is None) or mean is not None and (
+            mean.shape != (n_features,) or scale.shape != (n_features,)):
+        raise ModelFileError(f"{path}: the standardization does not match the number of features")
+    if columns is not None and not (isinstance(columns, list) and len(columns) == n_features
+                                    and all(isinstance(c, str) for c in columns) and len(set(columns)) == n_features):
+        raise ModelFileError(f"{path}: input_columns is not {n_features} distinct column names")
+    return {"mean": mean, "scale": scale, "columns": columns}
 
 
 def _restore_training_record(path, estimator, attributes):
