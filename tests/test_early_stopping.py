@@ -161,6 +161,25 @@ def test_missing_monitor_key_is_a_clear_error():
         EarlyStopping().update(0, {"loss": 1.0})
 
 
+@pytest.mark.parametrize("epoch, logs, error, words", [
+    (0, 0.3, TypeError, "logs must be a dict of the epoch's values, such as {'val_loss': 0.31}; got float"),
+    (-1, {"val_loss": 0.3}, ValueError, "epoch must be an int >= 0 (epochs are counted from 0); got -1"),
+    (1.0, {"val_loss": 0.3}, ValueError, "epoch must be an int >= 0 (epochs are counted from 0); got 1.0"),
+    (0, {"val_loss": None}, TypeError, "logs['val_loss'] must be a number; got None"),
+    (0, {"val_loss": "0.3"}, TypeError, "logs['val_loss'] must be a number; got '0.3'"),
+    (0, {"val_loss": 0.3, "loss": [1.0]}, TypeError, "logs['loss'] must be a number; got [1.0]"),
+])
+def test_update_names_a_bad_epoch_or_log_value(epoch, logs, error, words):
+    with pytest.raises(error, match=re.escape(words)):
+        EarlyStopping().update(epoch, logs)
+
+
+def test_update_takes_numpy_numbers():
+    es = EarlyStopping()
+    assert es.update(np.int64(0), {"val_loss": np.float32(0.5), "loss": np.float64(0.4)}) is False
+    assert es.best == 0.5 and type(es.best) is float
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [

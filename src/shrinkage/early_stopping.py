@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
+from collections.abc import Mapping
 
 from . import _params as P
 
@@ -180,6 +182,11 @@ class EarlyStopping:
     def update(self, epoch, logs):
         """Take one epoch's ``logs``; return ``True`` when training should stop."""
         self.improved = False
+        if not isinstance(logs, Mapping):
+            raise TypeError(f"logs must be a dict of the epoch's values, such as {{'val_loss': 0.31}}; "
+                            f"got {type(logs).__name__}")
+        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+            raise ValueError(f"epoch must be an int >= 0 (epochs are counted from 0); got {epoch!r}")
         if epoch < self.start_from_epoch:
             return False
         if self.monitor not in logs:
@@ -187,13 +194,13 @@ class EarlyStopping:
                 f"EarlyStopping monitors {self.monitor!r}, which is not in the logs "
                 f"(available: {sorted(logs)}); pass validation data or change monitor"
             )
-        value = float(logs[self.monitor])
+        value = _number(logs, self.monitor)
         if not math.isfinite(value):
             return self._stop(epoch, "non-finite")
         self.wait += 1
         self._values.append(value)
         if "loss" in logs:
-            self._train_losses.append(float(logs["loss"]))
+            self._train_losses.append(_number(logs, "loss"))
         if self._better(value, self.best):
             self.best, self.best_epoch, self.improved = value, epoch, True
             if self.baseline is None or self._better(value, self.baseline):
@@ -236,3 +243,11 @@ class EarlyStopping:
             if self._up_count >= self.threshold:
                 return self._stop(epoch, "up")
         return False
+
+
+def _number(logs, key):
+    """``logs[key]`` as a float, or a TypeError naming the entry."""
+    value = logs[key]
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"logs[{key!r}] must be a number; got {value!r}")
+    return float(value)
