@@ -304,6 +304,15 @@ def test_partial_fit_starts_from_weights_set_before_the_first_call(digits_split)
     assert 0 < np.abs(linear.coef_ - mine[0][:, :10].T).max() < 1e-2
 
 
+def test_partial_fit_after_a_fit_that_failed_on_its_data_starts_afresh(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        clf.fit(X_tr, np.zeros(len(y_tr)))  # refused after the features were checked
+    clf.partial_fit(X_tr, y_tr, classes=np.arange(10))
+    assert clf.n_epochs_ == 1 and [W.shape for W in clf.coefs_] == [(64, 8), (8, 10)]
+
+
 @pytest.mark.parametrize("shapes", [
     [(10, 8), (8, 10)],  # another number of features
     [(64, 8), (7, 10)],  # layers that do not chain

@@ -350,7 +350,9 @@ class NetworkEstimator(BaseEstimator):
         return self
 
     def _partial_fit(self, X, y, classes=None, sample_weight=None):
-        first = not hasattr(self, "n_features_in_")  # weights set before the first call are continued
+        # Not yet fitted (weights a user set before the first call are continued; a fit that failed on its
+        # data leaves n_features_in_ without weights).
+        first = not (hasattr(self, "coefs_") and hasattr(self, "n_features_in_"))
         self._check_params()  # every call: set_params may have changed them since the last one
         if self.early_stopping:
             warnings.warn(f"{type(self).__name__}.partial_fit ignores early_stopping={self.early_stopping!r}: "
