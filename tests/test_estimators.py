@@ -224,6 +224,12 @@ def test_convergence_warning_only_when_epochs_run_out(digits_split):
         warnings.simplefilter("error", ConvergenceWarning)
         MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, patience=0, learning_rate=0.5,
                       max_epochs=100, random_state=0).fit(X_tr, y_tr)
+    # the advice fits the settings: early stopping is not suggested to a fit that has it
+    with pytest.warns(ConvergenceWarning, match=r"converged\. Increase max_epochs or set early_stopping=True\.$"):
+        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=1, random_state=0).fit(X_tr, y_tr)
+    with pytest.warns(ConvergenceWarning, match=r"converged\. Increase max_epochs \(early stopping had not "
+                                                r"stopped it\)\.$"):
+        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=4, early_stopping=True, random_state=0).fit(X_tr, y_tr)
 
 
 def test_convergence_warning_only_while_the_training_loss_still_falls(digits_split):

@@ -445,11 +445,13 @@ class NetworkEstimator(BaseEstimator):
             fall, window = _recent_fall(self.history_["loss"])
             if fall is None or fall > CONVERGED_FALL:
                 epochs = f"{window} epochs" if window > 1 else "epoch"
-                how = (f"while its training loss was still falling ({100 * fall:.1f}% over the last {epochs})"
-                       if fall is not None else "without early stopping triggering")
+                how = (f" while its training loss was still falling ({100 * fall:.1f}% over the last {epochs})"
+                       if fall is not None else "")
+                advice = ("Increase max_epochs (early stopping had not stopped it)" if self.early_stopping
+                          else "Increase max_epochs or set early_stopping=True")
                 warn_at_caller(
-                    f"{type(self).__name__} ran all max_epochs={self.max_epochs} epochs {how}; the model may "
-                    "not have converged. Increase max_epochs or set early_stopping=True.",
+                    f"{type(self).__name__} ran all max_epochs={self.max_epochs} epochs{how}; the model may "
+                    f"not have converged. {advice}.",
                     ConvergenceWarning,
                 )
 
