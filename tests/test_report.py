@@ -283,6 +283,19 @@ def test_the_early_stopping_finding_says_what_stopped_training_and_what_the_base
     assert rows[1]["finding"].endswith(" " + expected)
 
 
+@pytest.mark.parametrize("base, other, expected", [
+    (0.9649, 0.9684, "raised test accuracy by 0.3 points (96.5% → 96.8%)"),  # not 0.35 shown as 0.4
+    (0.9651, 0.9614, "lowered test accuracy by 0.4 points (96.5% → 96.1%)"),
+    (0.9651, 0.9656, "raised test accuracy by 0.1 points (96.5% → 96.6%)"),
+])
+def test_an_accuracy_change_is_the_difference_of_the_figures_shown(base, other, expected):
+    spec, results = synthetic_results()
+    for r in results:
+        r["test_accuracy"] = base if r["config"] == "none" else other  # no spread over seeds
+    rows, _ = summarize(spec, results)
+    assert rows[1]["finding"].startswith(f"stop: {expected};")
+
+
 def test_every_default_configuration_is_a_valid_estimator_setting():
     from shrinkage.estimators import MLPClassifier
     from shrinkage._estimator_params import from_plain_values

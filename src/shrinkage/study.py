@@ -405,8 +405,9 @@ def _finding(row, base, results, on_accuracy=None):
                  f"(±{noise * 100:.1f})"]
     else:
         verb = "raised" if delta > 0 else "lowered"
-        parts = [f"{verb} test accuracy by {abs(delta) * 100:.1f} points "
-                 f"({_points(base['test_accuracy']['mean'])}% → {_points(acc['mean'])}%)"]
+        before, after = _points(base["test_accuracy"]["mean"]), _points(acc["mean"])
+        shown = abs(float(after) - float(before)) or abs(delta) * 100  # the rounded figures' own difference
+        parts = [f"{verb} test accuracy by {shown:.1f} points ({before}% → {after}%)"]
     gap_delta = gap["mean"] - base["gap"]["mean"]
     if abs(gap_delta) > 0.01:
         verb = "narrowed" if gap_delta < 0 else "widened"
