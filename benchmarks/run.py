@@ -1,11 +1,13 @@
 """Side-by-side training and prediction throughput: shrinkage, scikit-learn, PyTorch, and the BLAS bound.
 
-    python -m benchmarks.run [--quick] [--workloads W1,W2,W3] [--json FILE]
+    python -m benchmarks.run [--quick] [--workloads W1,W2,W3] [--json FILE] [--processes N]
 
 Everything runs in this one process, after warm-up, on the same synthetic
 float32 data and the same network, so the ratios compare peers under the same
 BLAS mode and machine load. Run it in several fresh processes and quote the
 median: on a 2-core machine BLAS lands per process in a fast or a slow mode.
+``--processes N`` does that: N runs one after another, each in a fresh
+process, then the median and range of every ratio over them.
 
 * shrinkage: ``MLPClassifier`` with SGD, momentum 0.9, L2 ``alpha=1e-4``, dropout
   0.5 on the hidden units (W1, W2), float32.
@@ -33,6 +35,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass
@@ -266,7 +271,9 @@ def adam_prox_extra(per_call, W):
         np.divide(m, denom, out=g)
         w[:] -= g
 
-    extra = per_call(lambda: adam._update_with_prox(w, g, m, denom, 1e-9)) - per_call(plain)
+    # A difference of two timings: the median of several pairs, so one hiccup cannot make it negative.
+    extra = statistics.median(per_call(lambda: adam._update_with_prox(w, g, m, denom, 1e-9)) - per_call(plain)
+                              for _ in range(5))
     return extra * W.size / n
 
 
@@ -476,12 +483,66 @@ def environment():
     return env
 
 
+# ------------------------------------------------------- several processes
+
+# (label, row key, format) of the figures summarized over processes
+SUMMARY = [("/sk32", "ratio_sklearn32", "{:.2f}"), ("/sk64", "ratio_sklearn64", "{:.2f}"),
+           ("/torch", "ratio_torch", "{:.2f}"), ("%BLAS", "ratio_blas_bound", "{:.0%}"),
+           ("predict /torch", "predict_ratio_torch", "{:.2f}")]
+
+
+def run_processes(n, args):
+    """Run this benchmark ``n`` times, each in a fresh process (its own BLAS mode), printing each run's
+    report; return their JSON results."""
+    forwarded = (["--quick"] if args.quick else []) + ["--workloads", args.workloads]
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for k in range(n):
+            path = Path(folder) / f"run{k}.json"
+            print(f"--- process {k + 1} of {n}", flush=True)
+            subprocess.run([sys.executable, "-m", "benchmarks.run", *forwarded, "--json", str(path)], check=True)
+            results.append(json.loads(path.read_text()))
+    return results
+
+
+def _median_and_range(values, fmt):
+    return f"{fmt.format(statistics.median(values))} [{fmt.format(min(values))}, {fmt.format(max(values))}]"
+
+
+def summarize_processes(results):
+    """Median [min, max] over the runs of each ratio per workload, and of each overhead measurement."""
+    print(f"\nover {len(results)} processes, median [min, max]:")
+    print(f"{'':32}" + "".join(f"{label:>22}" for label, _, _ in SUMMARY))
+    for i, row in enumerate(results[0]["rows"]):
+        cells = []
+        for _, key, fmt in SUMMARY:
+            values = [r["rows"][i][key] for r in results if key in r["rows"][i]]
+            cells.append(_median_and_range(values, fmt) if values else "-")
+        print(f"{row['workload']:32}" + "".join(f"{c:>22}" for c in cells))
+    for name, first in results[0]["micro"].items():
+        if isinstance(first, str):  # an overhead: "+4.1% [+2.8, +6.0]"; its median is the first number
+            values = [float(r["micro"][name].split("%")[0]) for r in results]
+            print(f"  {name:80} {_median_and_range(values, '{:+.1f}%')}")
+    loads = ", ".join(f"{r['load']:.2f}" for r in results)
+    print(f"(load average at the end of each run: {loads})")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the data and fewer epochs (< 1 min)")
     parser.add_argument("--workloads", default="W1,W2,W3")
     parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="run N times, each in a fresh process, and summarize the ratios over the runs")
     args = parser.parse_args(argv)
+    if args.processes < 1:
+        parser.error(f"--processes must be at least 1; got {args.processes}")
+    if args.processes > 1:
+        results = run_processes(args.processes, args)
+        summarize_processes(results)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1))
+        return
     started = time.perf_counter()
     rows = run([k.strip() for k in args.workloads.split(",")], args.quick)
     micro_results = micro(50 if args.quick else 200)
