@@ -277,10 +277,15 @@ def _saved_header(tmp_path, est):
 @pytest.mark.parametrize("change, words", [
     ({"feature_names_in_": ["a", "b"]}, "feature_names_in_ is not 64 column names"),
     ({"feature_names_in_": list(range(64))}, "feature_names_in_ is not 64 column names"),
-    ({"history_": {"loss": [1.0, 0.5], "time": [0.1]}}, "training record"),
-    ({"history_": {"loss": ["x"]}}, "training record"),
-    ({"best_epoch_": 99}, "training record"),
+    ({"history_": {"loss": [1.0, 0.5], "time": [0.1]}}, "training record"),  # curves of other lengths
+    ({"history_": {"loss": [1.0, "x", 0.5]}}, "training record"),  # three epochs, as the fit ran
+    ({"history_": {"loss": [1.0, True, 0.5]}}, "training record"),
+    ({"history_": [[1.0, 0.9, 0.5]]}, "training record"),
+    ({"best_epoch_": 3}, "training record"),  # one past the last epoch
+    ({"best_epoch_": -1}, "training record"),
     ({"n_epochs_": -1}, "training record"),
+    ({"n_epochs_": True}, "training record"),
+    ({"stop_reason_": 1}, "training record"),
     ({"early_stopping_": {"best": 1.0}}, "early-stopping state that the model's settings do not explain"),
     ({"input_columns": ["a", "b"]}, "input_columns is not 64 distinct column names"),
     ({"input_columns": ["a"] * 64}, "input_columns is not 64 distinct column names"),
@@ -296,6 +301,35 @@ def test_a_damaged_training_record_is_named(tmp_path, digits_split, change, word
     np.savez(tmp_path / "damaged.npz", **arrays)
     with pytest.raises(ModelFileError, match=re.escape(words)):
         load(tmp_path / "damaged.npz")
+
+
+def test_every_epoch_of_the_history_can_be_the_best(tmp_path, fitted):
+    est, _ = fitted[0]
+    arrays, header = _saved_header(tmp_path, est)
+    for best in (0, len(est.history_["loss"]) - 1):
+        arrays["header"] = _edited(header, attributes={**header["attributes"], "best_epoch_": best})
+        np.savez(tmp_path / "edited.npz", **arrays)
+        assert load(tmp_path / "edited.npz").best_epoch_ == best
+
+
+def test_an_early_stopping_state_in_a_model_without_early_stopping_is_refused(tmp_path, fitted):
+    est, _ = fitted[0]
+    arrays, header = _saved_header(tmp_path, est)
+    state = EarlyStopping().state_dict()
+    arrays["header"] = _edited(header, attributes={**header["attributes"], "early_stopping_": state})
+    np.savez(tmp_path / "damaged.npz", **arrays)
+    with pytest.raises(ModelFileError, match="an early-stopping state that the model's settings do not explain"):
+        load(tmp_path / "damaged.npz")
+
+
+@pytest.mark.filterwarnings("ignore::shrinkage.network_estimator.TrainingDivergedWarning")
+def test_a_model_that_diverged_in_its_first_epoch_round_trips(tmp_path, digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(8,), optimizer="sgd", learning_rate=50.0, early_stopping=True,
+                        random_state=0).fit(X_tr * 1e3, y_tr)
+    assert clf.stop_reason_ == "diverged" and clf.n_epochs_ == 0 and clf.best_epoch_ is None
+    back = load(save(clf, tmp_path / "m.npz"))
+    assert (back.n_epochs_, back.best_epoch_, back.stop_reason_, back.history_) == (0, None, "diverged", clf.history_)
 
 
 def test_a_file_without_the_training_record_still_loads(tmp_path, fitted):

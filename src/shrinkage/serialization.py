@@ -238,12 +238,12 @@ def _restore_training_record(path, estimator, attributes):
         return
     history, n_epochs = attributes["history_"], attributes["n_epochs_"]
     best, reason = attributes["best_epoch_"], attributes["stop_reason_"]
-    lengths = {len(v) for v in history.values()} if isinstance(history, dict) else {-1}
-    numbers = isinstance(history, dict) and all(
-        isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in v)
-        for v in history.values())
-    if not (numbers and len(lengths) <= 1 and _is_int(n_epochs) and n_epochs >= 0
-            and (best is None or _is_int(best) and 0 <= best < max(lengths | {0}))
+    curves = isinstance(history, dict) and all(
+        isinstance(v, list) and all(_is_number(x) for x in v) for v in history.values())
+    lengths = {len(v) for v in history.values()} if curves else set()
+    epochs = max(lengths, default=0)  # every curve has one value per epoch
+    if not (curves and len(lengths) <= 1 and _is_int(n_epochs) and n_epochs >= 0
+            and (best is None or _is_int(best) and 0 <= best < epochs)
             and (reason is None or isinstance(reason, str))):
         raise ModelFileError(f"{path}: the training record (history_, n_epochs_, best_epoch_, stop_reason_) "
                              "is inconsistent")
@@ -265,6 +265,10 @@ def _early_stopping_rule(path, estimator, state):
 
 def _is_int(value):
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_layers(path, coefs, intercepts, attributes):
