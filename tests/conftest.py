@@ -51,3 +51,16 @@ class _PicklePayload:
 def pickle_payload():
     """``pickle_payload(marker)``: an object whose unpickling creates the file ``marker``."""
     return _PicklePayload
+
+
+@pytest.fixture
+def sigint_delivered():
+    """Child processes that receive SIGINT: a test run started in the background by a shell ignores SIGINT,
+    and children inherit an ignored signal (a handled one is reset to the default when they start)."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)

@@ -377,7 +377,7 @@ def test_train_checkpoint_and_resume(tmp_path):
     assert main(["train", "--data", "wine", "--resume"]) == 2
 
 
-def test_study_sigint_writes_the_finished_runs_and_exits_130(tmp_path):
+def test_study_sigint_writes_the_finished_runs_and_exits_130(tmp_path, sigint_delivered):
     import signal
 
     config = tmp_path / "s.toml"

@@ -80,7 +80,7 @@ def wait_for_line(proc, prefix, timeout=120):
     raise AssertionError(f"no line starting with {prefix!r} within {timeout}s")
 
 
-def test_sigint_ends_fit_cleanly_with_the_best_weights(tmp_path):
+def test_sigint_ends_fit_cleanly_with_the_best_weights(tmp_path, sigint_delivered):
     proc = run_script(tmp_path, """
         recorded = []
         class Record(Callback):
@@ -105,7 +105,7 @@ def test_sigint_ends_fit_cleanly_with_the_best_weights(tmp_path):
     assert "Traceback" not in err
 
 
-def test_cli_train_sigint_saves_the_model_and_exits_130(tmp_path):
+def test_cli_train_sigint_saves_the_model_and_exits_130(tmp_path, sigint_delivered):
     model = tmp_path / "m.npz"
     proc = subprocess.Popen(
         [sys.executable, "-m", "shrinkage", "train", "--data", "digits", "--max-epochs", "1000000", "--verbose",

@@ -129,7 +129,7 @@ def test_l1_path_sparsity_rises_with_alpha(tmp_path):
     assert zeros == sorted(zeros) and zeros[0] < 0.2 and zeros[-1] > 0.9
 
 
-def test_sigint_then_resume_fits_each_point_once(tmp_path):
+def test_sigint_then_resume_fits_each_point_once(tmp_path, sigint_delivered):
     import signal
 
     args = ["sweep", "--data", "wine", "--param", "alpha=1e-4:1e-1:log:4", "--penalty", "l1", "--set",

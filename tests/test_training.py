@@ -96,3 +96,29 @@ def test_verbose_prints_one_line_per_epoch(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 3 and all(line.startswith(f"epoch {k}: loss=") for k, line in enumerate(lines))
     assert "val_loss=" in lines[0] and "val_score=" in lines[0]
+
+
+def test_stop_on_sigint_leaves_an_ignored_sigint_ignored():
+    import signal
+
+    from shrinkage.training import stop_on_sigint
+
+    class Stub:
+        stop_requested = False
+
+        def request_stop(self):
+            self.stop_requested = True
+
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a job a shell started in the background
+        with stop_on_sigint(Stub()):
+            assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        trainer = Stub()
+        with stop_on_sigint(trainer):
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, None)  # the first Ctrl-C asks for a stop
+            assert trainer.stop_requested
+        assert signal.getsignal(signal.SIGINT) == signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -280,11 +280,12 @@ def train(network, parameters, loss_fn, updater, X, y, *, max_epochs, **kwargs):
 @contextmanager
 def stop_on_sigint(trainer):
     """While active, the first Ctrl-C asks ``trainer`` to stop after the current batch; a second one
-    raises ``KeyboardInterrupt`` as usual. Does nothing outside the main thread."""
-    if threading.current_thread() is not threading.main_thread():
+    raises ``KeyboardInterrupt`` as usual. Does nothing outside the main thread, nor where SIGINT is
+    ignored (a job started in the background by a shell) or handled outside Python."""
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous in (None, signal.SIG_IGN):
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
 
     def handler(signum, frame):
         if trainer.stop_requested:
