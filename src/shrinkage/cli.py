@@ -504,7 +504,7 @@ def build_parser():
     study.add_argument("--out", default="shrinkage-study", help="output folder (default: shrinkage-study)")
     study.add_argument("--resume", action="store_true",
                        help="reuse the runs in DIR/runs.jsonl made with the same data and settings")
-    study.add_argument("--quiet", action="store_true", help="print nothing")
+    study.add_argument("--quiet", action="store_true", help="print only errors")
     study.set_defaults(func=cmd_study)
 
     train = sub.add_parser("train", help="train one model and save it",
@@ -512,7 +512,8 @@ def build_parser():
                                        "test accuracy, and save it.")
     train.add_argument("--data", required=True, help="built-in data set name or a CSV/.npz path")
     train.add_argument("--target", help="label column of a CSV file (default: the last)")
-    train.add_argument("--model", choices=["mlp", "linear"], default="mlp")
+    train.add_argument("--model", choices=["mlp", "linear"], default="mlp",
+                       help="mlp: MLPClassifier (the default); linear: LinearClassifier")
     for flag, (_, convert, help_text) in _TRAIN_FLAGS.items():  # a flag not given is not in args
         train.add_argument(f"--{flag.replace('_', '-')}", dest=flag, type=convert, default=argparse.SUPPRESS,
                            help=help_text)
@@ -522,7 +523,7 @@ def build_parser():
     train.add_argument("--checkpoint", metavar="PATH", help="write the training state here after every epoch")
     train.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
     train.add_argument("--verbose", action="store_true", help="print every epoch's losses")
-    train.add_argument("--quiet", action="store_true")
+    train.add_argument("--quiet", action="store_true", help="print only errors")
     train.set_defaults(func=cmd_train)
 
     sweep = sub.add_parser("sweep", help="score a grid of regularization settings by cross-validation",
@@ -547,7 +548,7 @@ def build_parser():
     sweep.add_argument("--resume", action="store_true", help="skip the fits already in DIR/sweep.jsonl")
     sweep.add_argument("--warm-start", action="store_true",
                        help="walk alpha from strong to weak, each fit starting from the previous weights")
-    sweep.add_argument("--quiet", action="store_true")
+    sweep.add_argument("--quiet", action="store_true", help="print only errors")
     sweep.set_defaults(func=cmd_sweep)
 
     predict = sub.add_parser("predict", help="predict with a saved model",
