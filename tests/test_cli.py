@@ -220,6 +220,8 @@ def test_predict_reads_a_csv_models_columns_by_name(tmp_path, capsys):
     lacking.write_text("a,b,d\n1,2,3\n")
     assert main(["predict", str(model), "--data", str(lacking)]) == 2
     assert "lacks ['c'], of the 3 columns the model was trained on" in capsys.readouterr().err
+    assert main(["predict", str(model), "--data", str(shuffled), "--target", "a"]) == 2
+    assert "the label column 'a' is one of the columns the model reads as features" in capsys.readouterr().err
 
 
 def test_predict_on_builtin_test_split_and_stdout(tmp_path, capsys):

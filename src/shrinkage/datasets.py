@@ -204,6 +204,8 @@ def _columns_by_name(path, header, columns, target):
     if missing:
         raise DataError(f"{path}: lacks {missing}, of the {len(columns)} columns the model was trained on (read by "
                         "name from a CSV file; an .npz file's X is read by position)")
+    if target in columns:
+        raise DataError(f"{path}: the label column {target!r} is one of the columns the model reads as features")
     features = [header.index(name) for name in columns]
     rest = [j for j in range(len(header)) if j not in features]
     if target is not None:
