@@ -222,6 +222,10 @@ def test_predict_reads_a_csv_models_columns_by_name(tmp_path, capsys):
     assert "lacks ['c'], of the 3 columns the model was trained on" in capsys.readouterr().err
     assert main(["predict", str(model), "--data", str(shuffled), "--target", "a"]) == 2
     assert "the label column 'a' is one of the columns the model reads as features" in capsys.readouterr().err
+    sweep = tmp_path / "sweep"  # the sweep's refitted best point keeps them too
+    assert main(["sweep", "--data", str(train), "--param", "alpha=1e-4,1e-3", "--set", "hidden_layer_sizes=(4,)",
+                 "--epochs", "3", "--cv", "2", "--jobs", "1", "--quiet", "--out", str(sweep)]) == 0
+    assert load_with_preprocessing(sweep / "best.npz")[1]["columns"] == ["a", "b", "c"]
 
 
 def test_predict_on_builtin_test_split_and_stdout(tmp_path, capsys):
