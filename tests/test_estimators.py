@@ -308,6 +308,10 @@ def test_partial_fit_starts_from_weights_set_before_the_first_call(digits_split)
     linear.coef_, linear.intercept_ = mine[0][:, :10].T, np.zeros(10, np.float32)
     linear.partial_fit(X_tr[:50], y_tr[:50], classes=np.arange(10))
     assert 0 < np.abs(linear.coef_ - mine[0][:, :10].T).max() < 1e-2
+    alone = LinearClassifier()
+    alone.coef_ = mine[0][:, :10].T  # without intercept_
+    with pytest.raises(ValueError, match=r"coefs_ was set without intercepts_; set both"):
+        alone.partial_fit(X_tr[:50], y_tr[:50], classes=np.arange(10))
 
 
 def test_partial_fit_after_a_fit_that_failed_on_its_data_starts_afresh(digits_split):

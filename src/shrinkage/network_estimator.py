@@ -166,6 +166,7 @@ class NetworkEstimator(BaseEstimator):
 
     def _parameters(self):
         """The flat buffer behind ``coefs_``/``intercepts_``; rebuilt (copying) only when the user replaced them."""
+        self._check_layer_shapes()
         params = getattr(self, "_parameters_", None)
         if params is None or params.data.dtype != self._dtype() or not params.owns(self.coefs_, self.intercepts_):
             params = Parameters.from_arrays(self.coefs_, self.intercepts_, self._dtype())
@@ -175,6 +176,8 @@ class NetworkEstimator(BaseEstimator):
 
     def _check_layer_shapes(self):
         """``coefs_``/``intercepts_``, which a user may set, must chain from the features to the outputs."""
+        if not hasattr(self, "intercepts_"):
+            raise ValueError("coefs_ was set without intercepts_; set both (each layer's biases, of shape (n_out,))")
         shapes, biases = [np.shape(W) for W in self.coefs_], [np.shape(b) for b in self.intercepts_]
         chained = (len(shapes) == len(biases) >= 1 and all(len(s) == 2 for s in shapes)
                    and all(b == (s[1],) for s, b in zip(shapes, biases))
@@ -186,8 +189,10 @@ class NetworkEstimator(BaseEstimator):
                 f"(n_out,)); got coefs_ of shapes {shapes} and intercepts_ of shapes {biases}")
 
     def _network(self, params=None):
-        """The layer stack; training layers write gradients into ``params``, inference needs none."""
-        self._check_layer_shapes()
+        """The layer stack; training layers write gradients into ``params`` (checked by :meth:`_parameters`),
+        inference needs none."""
+        if params is None:
+            self._check_layer_shapes()
         mode = self.dropout_mode
         layers = []
         if self.input_dropout:
