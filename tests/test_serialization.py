@@ -143,7 +143,10 @@ def test_save_needs_a_fitted_shrinkage_estimator(tmp_path):
     from sklearn.neural_network import MLPClassifier as SkMLP
 
     sklearns = SkMLP(max_iter=2).fit(np.eye(4), [0, 1, 0, 1])  # fitted, and of the same class name
+    weights_only = LinearClassifier()
+    weights_only.coef_, weights_only.intercept_ = np.zeros((2, 4)), np.zeros(2)  # set, never fitted: no classes
     for estimator, got in [(MLPClassifier(), "an unfitted MLPClassifier"),
+                           (weights_only, "an unfitted LinearClassifier"),
                            (sklearns, "sklearn.neural_network._multilayer_perceptron.MLPClassifier")]:
         with pytest.raises(TypeError, match=f"save expects a fitted shrinkage estimator; got {re.escape(got)}$"):
             save(estimator, tmp_path / "m.npz")

@@ -58,7 +58,8 @@ def save(estimator, path, input_mean=None, input_scale=None, input_columns=None)
     the names of the CSV columns the features came from, in their order.
     """
     kind = type(estimator)
-    if _ESTIMATORS.get(kind.__name__) is not kind or not hasattr(estimator, "coefs_"):  # by class: names repeat
+    is_fitted = hasattr(estimator, "coefs_") and hasattr(estimator, "n_features_in_")  # not just weights set
+    if _ESTIMATORS.get(kind.__name__) is not kind or not is_fitted:  # by class: names repeat
         fitted = "an unfitted " if kind in _ESTIMATORS.values() else f"{kind.__module__}."
         raise TypeError(f"save expects a fitted shrinkage estimator; got {fitted}{kind.__name__}")
     arrays = {f"coefs_{i}": W for i, W in enumerate(estimator.coefs_)}
