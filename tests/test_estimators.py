@@ -4,7 +4,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.datasets import make_classification, make_regression
-from sklearn.exceptions import ConvergenceWarning
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -308,6 +308,10 @@ def test_partial_fit_starts_from_weights_set_before_the_first_call(digits_split)
     linear.coef_, linear.intercept_ = mine[0][:, :10].T, np.zeros(10, np.float32)
     linear.partial_fit(X_tr[:50], y_tr[:50], classes=np.arange(10))
     assert 0 < np.abs(linear.coef_ - mine[0][:, :10].T).max() < 1e-2
+    unfitted = LinearClassifier()
+    unfitted.coef_, unfitted.intercept_ = mine[0][:, :10].T, np.zeros(10, np.float32)
+    with pytest.raises(NotFittedError):  # weights alone are not a fitted model: no classes_, no n_features_in_
+        unfitted.predict(X_tr)
     alone = LinearClassifier()
     alone.coef_ = mine[0][:, :10].T  # without intercept_
     with pytest.raises(ValueError, match=r"coefs_ was set without intercepts_; set both"):

@@ -16,7 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from .losses import LOSSES
-from .network_estimator import NetworkEstimator, TrainingDivergedWarning, _plain, _store_params
+from .network_estimator import FITTED, NetworkEstimator, TrainingDivergedWarning, _plain, _store_params
 
 __all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "TrainingDivergedWarning"]
 
@@ -95,7 +95,7 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         Carlo dropout average (see :meth:`predict_proba`), drawn from
         ``random_state``.
         """
-        check_is_fitted(self, "coefs_")
+        check_is_fitted(self, FITTED)
         return self.classes_[self._output(X, mc_samples, random_state).argmax(axis=1)]
 
     def decision_function(self, X):

@@ -48,6 +48,10 @@ _UPDATER_PARAMS = ("optimizer", "learning_rate", "momentum", "nesterov", "beta_1
 CONVERGED_FALL = 1e-3
 
 
+# What fit sets besides the weights; weights a user set alone are not a fitted model (no n_features_in_).
+FITTED = ("coefs_", "n_features_in_")
+
+
 def _recent_fall(losses, window=10):
     """``(fall, k)``: the relative fall of the best training loss over the last ``k`` epochs (``window``,
     or half the epochs when there are fewer), against the best before them; ``(None, 0)`` after one
@@ -556,7 +560,7 @@ class NetworkEstimator(BaseEstimator):
                                  **self._target_checks)
 
     def _output(self, X, mc_samples=0, random_state=None):
-        check_is_fitted(self, "coefs_")
+        check_is_fitted(self, FITTED)
         P.validate_params({"mc_samples": mc_samples}, {"mc_samples": [P.AtLeast(int, 0), P.NoneOK()]})
         if mc_samples and not (self.input_dropout or getattr(self, "dropout", 0)):
             raise ValueError(f"mc_samples={mc_samples} needs dropout: this model has none (dropout and "
