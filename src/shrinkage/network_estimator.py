@@ -361,7 +361,7 @@ class NetworkEstimator(BaseEstimator):
     def _partial_fit(self, X, y, classes=None, sample_weight=None):
         # Not yet fitted (weights a user set before the first call are continued; a fit that failed on its
         # data leaves n_features_in_ without weights).
-        first = not (hasattr(self, "coefs_") and hasattr(self, "n_features_in_"))
+        first = not all(hasattr(self, name) for name in FITTED)
         self._check_params()  # every call: set_params may have changed them since the last one
         if self.early_stopping:
             warnings.warn(f"{type(self).__name__}.partial_fit ignores early_stopping={self.early_stopping!r}: "

@@ -37,7 +37,7 @@ from sklearn.base import is_classifier
 from ._estimator_params import from_plain_values
 from .checkpoint import atomic_write_npz
 from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
-from .network_estimator import json_safe_params
+from .network_estimator import FITTED, json_safe_params
 
 __all__ = ["save", "load", "load_with_preprocessing", "ModelFileError", "FORMAT_VERSION"]
 
@@ -58,7 +58,7 @@ def save(estimator, path, input_mean=None, input_scale=None, input_columns=None)
     the names of the CSV columns the features came from, in their order.
     """
     kind = type(estimator)
-    is_fitted = hasattr(estimator, "coefs_") and hasattr(estimator, "n_features_in_")  # not just weights set
+    is_fitted = all(hasattr(estimator, name) for name in FITTED)  # not just weights set
     if _ESTIMATORS.get(kind.__name__) is not kind or not is_fitted:  # by class: names repeat
         fitted = "an unfitted " if kind in _ESTIMATORS.values() else f"{kind.__module__}."
         raise TypeError(f"save expects a fitted shrinkage estimator; got {fitted}{kind.__name__}")
