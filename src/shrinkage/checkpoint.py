@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_checkpoint", "read_checkpoint", "CheckpointError", "atomic_write_npz"]
+__all__ = ["write_checkpoint", "read_checkpoint", "CheckpointError", "atomic_write_npz", "check_output_file",
+           "check_output_dir"]
 
 FORMAT = "shrinkage-checkpoint"
 VERSION = 1
@@ -49,6 +50,36 @@ def _unflatten(node, arrays):
     if isinstance(node, list):
         return [_unflatten(v, arrays) for v in node]
     return node
+
+
+def check_output_dir(path, name):
+    """Refuse (ValueError naming ``name``), before any work, an output folder that cannot be made: a file
+    in its place or on its way."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} {path}: exists and is not a folder")
+    _check_writable_ancestor(path, name)
+
+
+def check_output_file(path, name):
+    """Refuse (ValueError naming ``name``), before any work, a file that could not be written at the end:
+    no name, a folder in its place, or a folder that does not exist."""
+    if not path:
+        raise ValueError(f"{name} needs a file path; got an empty one")
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name} {path}: is a folder; give a file path")
+    if not path.parent.is_dir():
+        raise ValueError(f"{name} {path}: the folder {path.parent} does not exist")
+    _check_writable_ancestor(path, name)
+
+
+def _check_writable_ancestor(path, name):
+    existing = next(p for p in path.absolute().parents if p.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{name} {path}: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {path}: no permission to write in {existing}")
 
 
 def atomic_write_npz(path, arrays):

@@ -15,6 +15,7 @@ import numpy as np
 from . import __version__
 from ._estimator_params import from_plain_values
 from ._params import KEYWORDS
+from .checkpoint import check_output_dir, check_output_file
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
@@ -24,33 +25,13 @@ class CommandError(Exception):
     """An error to print as one line and exit with status 2."""
 
 
-def _check_output_dir(path, flag):
-    """Refuse, before any work, an output folder that cannot be made: a file in its place or on its way."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise CommandError(f"{flag} {path}: exists and is not a folder")
-    _check_writable_ancestor(path, flag)
-
-
-def _check_output_file(path, flag):
-    """Refuse, before any work, a file that could not be written at the end: no name, a folder in its
-    place, or a folder that does not exist."""
-    if not path:
-        raise CommandError(f"{flag} needs a file path; got an empty one")
-    path = Path(path)
-    if path.is_dir():
-        raise CommandError(f"{flag} {path}: is a folder; give a file path")
-    if not path.parent.is_dir():
-        raise CommandError(f"{flag} {path}: the folder {path.parent} does not exist")
-    _check_writable_ancestor(path, flag)
-
-
-def _check_writable_ancestor(path, flag):
-    existing = next(p for p in path.absolute().parents if p.exists())
-    if not existing.is_dir():
-        raise CommandError(f"{flag} {path}: {existing} is not a folder")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise CommandError(f"{flag} {path}: no permission to write in {existing}")
+def _check_output(check, path, flag):
+    """``check_output_file`` or ``check_output_dir`` (refuse, before any work, a path that could not be
+    written at the end) with its error as a CommandError."""
+    try:
+        check(path, flag)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
 
 
 # -------------------------------------------------------------------- study
@@ -95,7 +76,7 @@ def cmd_study(args):
     from .study import (StudyConfigError, default_spec, finished_part, finished_runs, prepare_data, run_study,
                         spec_from_toml, summarize)
 
-    _check_output_dir(args.out, "--out")
+    _check_output(check_output_dir, args.out, "--out")
     try:
         spec = spec_from_toml(args.config) if args.config else default_spec()
     except StudyConfigError as exc:
@@ -274,7 +255,7 @@ def cmd_train(args):
         raise CommandError("--resume needs --checkpoint PATH")
     for flag in ("save", "checkpoint"):  # a path that cannot be written would lose the training
         if getattr(args, flag) is not None:
-            _check_output_file(getattr(args, flag), f"--{flag}")
+            _check_output(check_output_file, getattr(args, flag), f"--{flag}")
     try:
         ds = load_dataset(args.data, target=args.target)
     except DataError as exc:
@@ -317,7 +298,7 @@ def cmd_sweep(args):
 
     if args.scheduler and args.jobs:
         raise CommandError("give --jobs (local processes) or --scheduler (a Dask cluster), not both")
-    _check_output_dir(args.out, "--out")
+    _check_output(check_output_dir, args.out, "--out")
     try:
         parsed = [parse_param(text) for text in args.param]
     except SweepError as exc:
@@ -398,7 +379,7 @@ def cmd_predict(args):
     from .serialization import ModelFileError, load_with_preprocessing
 
     if args.out is not None:
-        _check_output_file(args.out, "--out")
+        _check_output(check_output_file, args.out, "--out")
     try:
         est, prep = load_with_preprocessing(args.model)
     except (ModelFileError, OSError) as exc:
