@@ -1,5 +1,6 @@
 """The training loop's own contract: what it reports per epoch, how callbacks stop it, batched inference."""
 
+import re
 import time
 
 import numpy as np
@@ -60,6 +61,23 @@ def test_a_callback_stops_training_only_by_returning_true():
         X, y, callbacks=[Quiet()]).n_epochs_ == 5
     clf = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=5, random_state=0).fit(X, y, callbacks=[StopAtTwo()])
     assert (clf.n_epochs_, clf.stop_reason_) == (3, "callback")
+
+
+def test_callbacks_and_a_checkpoint_path_are_checked_before_training(tmp_path):
+    class OnlyEpochs:  # not a Callback: lacks the other hooks
+        def on_epoch_end(self, epoch, logs):
+            return False
+
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    with pytest.raises(TypeError, match="callbacks must be a list of Callback objects; got OnlyEpochs"):
+        clf.fit(X, y, callbacks=OnlyEpochs())
+    with pytest.raises(TypeError, match=r"callbacks\[0\] \(OnlyEpochs\) lacks on_train_begin, on_batch_end, "
+                                        r"on_train_end: subclass shrinkage.training.Callback"):
+        clf.fit(X, y, callbacks=[OnlyEpochs()])
+    missing = tmp_path / "no such folder" / "ck.npz"
+    with pytest.raises(ValueError, match=f"checkpoint {re.escape(str(missing))}: the folder .* does not exist"):
+        clf.fit(X, y, checkpoint=missing)
+    assert not hasattr(clf, "n_epochs_")  # refused before any epoch
 
 
 def test_predict_in_batches_equals_one_pass_at_inference():

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _params as P
 from ._estimator_params import check_estimator_params
 from ._inputs import _check_weight, _data_fingerprint, _numeric_input, _scaled_weight, _times_class_weight
-from .checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from .checkpoint import CheckpointError, check_output_file, read_checkpoint, write_checkpoint
 from .early_stopping import EarlyStopping
 from .layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
 from .losses import LOSSES
@@ -111,6 +111,23 @@ def fit_quietly(estimator, X, y, **fit_params):
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return estimator.fit(X, y, **fit_params)
+
+
+CALLBACK_HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_"))
+
+
+def _checked_callbacks(callbacks):
+    """``callbacks`` as a list, each with the four hooks of :class:`~shrinkage.training.Callback`."""
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of Callback objects; got {type(callbacks).__name__}")
+    for k, callback in enumerate(callbacks):
+        missing = [hook for hook in CALLBACK_HOOKS if not callable(getattr(callback, hook, None))]
+        if missing:
+            raise TypeError(f"callbacks[{k}] ({type(callback).__name__}) lacks {', '.join(missing)}: subclass "
+                            "shrinkage.training.Callback, which has all four hooks, and override those you need")
+    return list(callbacks)
 
 
 def _store_params(estimator, arguments):
@@ -320,6 +337,9 @@ class NetworkEstimator(BaseEstimator):
         """
         if resume and checkpoint is None:
             raise ValueError("resume=True needs a checkpoint path; got checkpoint=None")
+        if checkpoint is not None:
+            check_output_file(checkpoint, "checkpoint")  # before any work: the first write is after an epoch
+        callbacks = _checked_callbacks(callbacks)
         self._check_params()
         X, y = self._validate_xy(X, y, reset=True)
         weight = _check_weight(sample_weight, X.shape[0])
