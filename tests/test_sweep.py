@@ -21,6 +21,7 @@ def test_parse_param_ranges_and_lists():
     assert parse_param("dropout=0,0.2,0.5") == ("dropout", [0, 0.2, 0.5])
     assert parse_param("penalty=l1,none") == ("penalty", ["l1", None])
     assert parse_param("early_stopping=true,False,null") == ("early_stopping", [True, False, None])
+    assert parse_param("hidden_layer_sizes=(8,), (16, 8),[4]") == ("hidden_layer_sizes", [[8], [16, 8], [4]])
     for bad, message in [("alpha", "expects NAME=VALUES"), ("alpha=0:1:log:3", "positive ends"),
                          ("alpha=1:2:cubic:3", "START:STOP:log|lin:COUNT"),
                          ("alpha=1:2:3", "START:STOP:log|lin:COUNT"),
@@ -29,7 +30,9 @@ def test_parse_param_ranges_and_lists():
                          ("alpha=1e-4:1e-2:log:2.5", "COUNT must be a whole number >= 1; got '2.5'"),
                          ("alpha=1e-4:1e-2:log:0", "COUNT must be a whole number >= 1; got '0'"),
                          ("alpha=nan:1:lin:3", "finite ends"),
-                         ("dropout=0,-x", "--param dropout: expected a number; got '-x'")]:
+                         ("dropout=0,-x", "--param dropout: expected a number; got '-x'"),
+                         ("hidden_layer_sizes=(8,", "expected a tuple of numbers such as (64, 32); got '(8,'"),
+                         ("hidden_layer_sizes=(a,)", "expected a tuple of numbers such as (64, 32); got '(a,)'")]:
         with pytest.raises(SweepError, match=re.escape(message)):
             parse_param(bad)
 
@@ -264,3 +267,13 @@ def test_plots_of_values_that_are_not_numbers_keep_the_order_given(monkeypatch):
     ax = plot_param(numeric, rows, rows[0], "alpha").axes[0]
     assert ax.get_xscale() == "log" and list(ax.lines[0].get_xdata()) == [1e-4, 1e-2, 1.0]
     plt.close("all")
+
+
+def test_a_sweep_over_layer_sizes_runs_reports_and_resumes(tmp_path, capsys):
+    args = ["sweep", "--data", "wine", "--param", "hidden_layer_sizes=(4,),(8,4)", "--param", "alpha=1e-4,1e-2",
+            "--epochs", "3", "--cv", "2", "--jobs", "1", "--out", str(tmp_path / "s")]
+    assert main(args) == 0
+    assert "hidden_layer_sizes=[8, 4], alpha=0.01" in capsys.readouterr().out
+    assert [W.shape[1] for W in load(tmp_path / "s" / "best.npz").coefs_][:-1] in ([4], [8, 4])
+    assert main(args + ["--resume"]) == 0  # the logged points (JSON lists) are found again
+    assert len(read_results(tmp_path / "s" / "sweep.jsonl")) == 2 * 2 * 2

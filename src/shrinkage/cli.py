@@ -515,7 +515,8 @@ def build_parser():
     sweep.add_argument("--data", required=True, help="built-in data set name or a CSV/.npz path")
     sweep.add_argument("--target", help="label column of a CSV file (default: the last)")
     sweep.add_argument("--param", action="append", required=True, metavar="NAME=VALUES",
-                       help="values to sweep: START:STOP:log|lin:COUNT or V1,V2,... (repeatable)")
+                       help="values to sweep: START:STOP:log|lin:COUNT or V1,V2,..., layer sizes as (64,),(128,64) "
+                            "(repeatable)")
     sweep.add_argument("--penalty", choices=["none", "l1", "l2", "elasticnet"], help="fixed penalty")
     sweep.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other fixed parameter")
     sweep.add_argument("--epochs", type=_positive_int, help="max_epochs of every fit")

@@ -19,6 +19,7 @@ saved.
 
 from __future__ import annotations
 
+import ast
 import itertools
 import json
 import math
@@ -62,6 +63,8 @@ def parse_param(text):
     ('dropout', [0, 0.5])
     >>> parse_param("early_stopping=true,false")
     ('early_stopping', [True, False])
+    >>> parse_param("hidden_layer_sizes=(64,),(128,64)")
+    ('hidden_layer_sizes', [[64], [128, 64]])
     """
     name, sep, spec = text.partition("=")
     if not sep or not name or not spec:
@@ -69,13 +72,37 @@ def parse_param(text):
     if ":" in spec:
         return name, _range(name, spec)
     values = []
-    for item in spec.split(","):
-        item = item.strip()
+    for item in _top_level_items(spec):
         if item.lower() in KEYWORDS:
             values.append(KEYWORDS[item.lower()])
+        elif item[:1] in "([":
+            values.append(_sequence(item, name))
         else:
             values.append(_number(item, name) if item[:1] in "-.0123456789" else item)
     return name, values
+
+
+def _top_level_items(spec):
+    """``spec`` split at the commas outside parentheses and brackets, each item stripped."""
+    items, depth, start = [], 0, 0
+    for i, char in enumerate(spec):
+        depth += (char in "([") - (char in ")]")
+        if char == "," and depth == 0:
+            items.append(spec[start:i].strip())
+            start = i + 1
+    return items + [spec[start:].strip()]
+
+
+def _sequence(text, name):
+    """``"(64, 32)"`` or ``"[64, 32]"`` as a list of numbers (layer sizes, for one): a list, as the sweep's
+    log writes it back, so a resumed sweep finds its points again."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        value = None
+    if not isinstance(value, (tuple, list)) or not all(isinstance(v, (int, float)) for v in value):
+        raise SweepError(f"--param {name}: expected a tuple of numbers such as (64, 32); got {text!r}")
+    return list(value)
 
 
 def _range(name, spec):
@@ -329,12 +356,12 @@ def plot_param(spec, rows, best, name):
 
     fig, (ax_score, ax_zero) = plt.subplots(1, 2, figsize=(10, 3.6))
     groups = {}
-    for row in rows:
-        groups.setdefault(tuple(row["point"][n] for n in others), []).append(row)
-    for label, group in groups.items():
+    for row in rows:  # keyed by JSON: a value may be a list (layer sizes)
+        groups.setdefault(json.dumps([row["point"][n] for n in others]), []).append(row)
+    for group in groups.values():
         group = sorted(group, key=lambda r: x_of(r["point"]))
         xs = [x_of(r["point"]) for r in group]
-        legend = ", ".join(f"{n}={v}" for n, v in zip(others, label)) or None
+        legend = ", ".join(f"{n}={group[0]['point'][n]}" for n in others) or None
         ax_score.errorbar(xs, [r["score"] for r in group], yerr=[r["score_std"] for r in group], capsize=3,
                           marker="o", label=legend)
         ax_zero.plot(xs, [r["zero_fraction"] for r in group], marker="o", label=legend)
