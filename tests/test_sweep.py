@@ -277,3 +277,11 @@ def test_a_sweep_over_layer_sizes_runs_reports_and_resumes(tmp_path, capsys):
     assert [W.shape[1] for W in load(tmp_path / "s" / "best.npz").coefs_][:-1] in ([4], [8, 4])
     assert main(args + ["--resume"]) == 0  # the logged points (JSON lists) are found again
     assert len(read_results(tmp_path / "s" / "sweep.jsonl")) == 2 * 2 * 2
+
+
+def test_a_parameter_given_by_a_flag_and_by_set_is_refused(tmp_path, capsys):
+    base = ["sweep", "--data", "wine", "--param", "alpha=1e-4,1e-2", "--out", str(tmp_path / "s")]
+    for extra, name in ((["--epochs", "4", "--set", "max_epochs=3"], "max_epochs"),
+                        (["--penalty", "l1", "--set", "penalty='l2'"], "penalty")):
+        assert main(base + extra) == 2
+        assert f"{name}: given both as a flag (--penalty, --epochs) and with --set" in capsys.readouterr().err

@@ -308,10 +308,15 @@ def cmd_sweep(args):
         raise CommandError(f"--param {', '.join(twice)} given more than once; list all its values in one --param")
     params = dict(parsed)
     model = _parse_set(args.set)
+    flags = {}
     if args.penalty is not None:
-        model["penalty"] = None if args.penalty == "none" else args.penalty
+        flags["penalty"] = None if args.penalty == "none" else args.penalty
     if args.epochs is not None:
-        model["max_epochs"] = args.epochs
+        flags["max_epochs"] = args.epochs
+    if both := sorted(set(flags) & set(model)):  # as train refuses it
+        raise CommandError(f"{', '.join(both)}: given both as a flag (--penalty, --epochs) and with --set; "
+                           "give each parameter once")
+    model.update(flags)
     if both := sorted(set(params) & set(model)):
         raise CommandError(f"{', '.join(both)}: both swept (--param) and fixed (--set, --penalty or --epochs); "
                            "give each parameter one way")
