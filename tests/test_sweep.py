@@ -32,7 +32,8 @@ def test_parse_param_ranges_and_lists():
                          ("alpha=nan:1:lin:3", "finite ends"),
                          ("dropout=0,-x", "--param dropout: expected a number; got '-x'"),
                          ("hidden_layer_sizes=(8,", "expected a tuple of numbers such as (64, 32); got '(8,'"),
-                         ("hidden_layer_sizes=(a,)", "expected a tuple of numbers such as (64, 32); got '(a,)'")]:
+                         ("hidden_layer_sizes=(a,)", "expected a tuple of numbers such as (64, 32); got '(a,)'"),
+                         ("hidden_layer_sizes=(True,)", "expected a tuple of numbers such as (64, 32)")]:
         with pytest.raises(SweepError, match=re.escape(message)):
             parse_param(bad)
 

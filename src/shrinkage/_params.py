@@ -14,10 +14,16 @@ import numbers
 import numpy as np
 
 __all__ = ["Interval", "AtLeast", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "WeightDict",
-           "validate_params", "KEYWORDS"]
+           "validate_params", "KEYWORDS", "is_number"]
 
 # Values as a command line, JSON or TOML spells them (any case): --set early_stopping=true, --param penalty=l1,none
 KEYWORDS = {"true": True, "false": False, "none": None, "null": None}
+
+
+def is_number(v, kind=float):
+    """Whether ``v`` is an integer (``kind=int``) or a real number (``kind=float``), and not a bool (True is
+    an int to Python, but never a number a user means)."""
+    return isinstance(v, numbers.Integral if kind is int else numbers.Real) and not isinstance(v, (bool, np.bool_))
 
 
 class Interval:
@@ -30,11 +36,7 @@ class Interval:
         self.kind, self.low, self.high, self.closed = kind, low, high, closed
 
     def accepts(self, v):
-        if isinstance(v, (bool, np.bool_)):
-            return False
-        if self.kind is int and not isinstance(v, numbers.Integral):
-            return False
-        if self.kind is float and not isinstance(v, numbers.Real):
+        if not is_number(v, self.kind):
             return False
         if not np.isfinite(v) and not (self.high is None and v == np.inf and self.closed in ("both", "right")):
             return False
@@ -59,9 +61,7 @@ class AtLeast:
         self.kind, self.low = kind, low
 
     def accepts(self, v):
-        if isinstance(v, (bool, np.bool_)):
-            return False
-        if not isinstance(v, numbers.Integral if self.kind is int else numbers.Real):
+        if not is_number(v, self.kind):
             return False
         return bool(np.isfinite(v)) and (self.low is None or v >= self.low)
 
@@ -101,11 +101,9 @@ class IntTuple:
     """A tuple or list of positive ints (``hidden_layer_sizes``); an int means one layer."""
 
     def accepts(self, v):
-        if isinstance(v, numbers.Integral) and not isinstance(v, bool):
+        if is_number(v, int):
             return v >= 1
-        return isinstance(v, (tuple, list)) and all(
-            isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in v
-        )
+        return isinstance(v, (tuple, list)) and all(is_number(n, int) and n >= 1 for n in v)
 
     def describe(self):
         return "a tuple of ints >= 1"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 from collections.abc import Mapping
 
 from . import _params as P
@@ -185,7 +184,7 @@ class EarlyStopping:
         if not isinstance(logs, Mapping):
             raise TypeError(f"logs must be a dict of the epoch's values, such as {{'val_loss': 0.31}}; "
                             f"got {type(logs).__name__}")
-        if isinstance(epoch, bool) or not isinstance(epoch, numbers.Integral) or epoch < 0:
+        if not P.is_number(epoch, int) or epoch < 0:
             raise ValueError(f"epoch must be an int >= 0 (epochs are counted from 0); got {epoch!r}")
         if epoch < self.start_from_epoch:
             return False
@@ -248,6 +247,6 @@ class EarlyStopping:
 def _number(logs, key):
     """``logs[key]`` as a float, or a TypeError naming the entry."""
     value = logs[key]
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not P.is_number(value):
         raise TypeError(f"logs[{key!r}] must be a number; got {value!r}")
     return float(value)

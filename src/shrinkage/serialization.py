@@ -35,6 +35,7 @@ import numpy as np
 from sklearn.base import is_classifier
 
 from ._estimator_params import from_plain_values
+from ._params import is_number
 from .checkpoint import atomic_write_npz
 from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
 from .network_estimator import FITTED, json_safe_params
@@ -240,11 +241,11 @@ def _restore_training_record(path, estimator, attributes):
     history, n_epochs = attributes["history_"], attributes["n_epochs_"]
     best, reason = attributes["best_epoch_"], attributes["stop_reason_"]
     curves = isinstance(history, dict) and all(
-        isinstance(v, list) and all(_is_number(x) for x in v) for v in history.values())
+        isinstance(v, list) and all(is_number(x) for x in v) for v in history.values())
     lengths = {len(v) for v in history.values()} if curves else set()
     epochs = max(lengths, default=0)  # every curve has one value per epoch
-    if not (curves and len(lengths) <= 1 and _is_int(n_epochs) and n_epochs >= 0
-            and (best is None or _is_int(best) and 0 <= best < epochs)
+    if not (curves and len(lengths) <= 1 and is_number(n_epochs, int) and n_epochs >= 0
+            and (best is None or is_number(best, int) and 0 <= best < epochs)
             and (reason is None or isinstance(reason, str))):
         raise ModelFileError(f"{path}: the training record (history_, n_epochs_, best_epoch_, stop_reason_) "
                              "is inconsistent")
@@ -263,13 +264,6 @@ def _early_stopping_rule(path, estimator, state):
     rule.load_state_dict(state)
     return rule
 
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_layers(path, coefs, intercepts, attributes):

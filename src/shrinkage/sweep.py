@@ -32,7 +32,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from ._estimator_params import from_plain_values
-from ._params import KEYWORDS
+from ._params import KEYWORDS, is_number
 from ._runlog import code_version, data_id, differences, read_lines
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
@@ -100,7 +100,7 @@ def _sequence(text, name):
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError):
         value = None
-    if not isinstance(value, (tuple, list)) or not all(isinstance(v, (int, float)) for v in value):
+    if not isinstance(value, (tuple, list)) or not all(is_number(v) for v in value):
         raise SweepError(f"--param {name}: expected a tuple of numbers such as (64, 32); got {text!r}")
     return list(value)
 
@@ -349,7 +349,7 @@ def plot_param(spec, rows, best, name):
 
     others = [n for n in spec.params if n != name]
     values = spec.params[name]
-    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    numeric = all(is_number(v) for v in values)
 
     def x_of(point):  # a number on its own axis; other values (l1, None, True) in the order given
         return point[name] if numeric else values.index(point[name])
