@@ -170,16 +170,7 @@ def _read_csv(path, target, n_features=None, columns=None):
     if columns is not None:
         features, column = _columns_by_name(path, header, columns, target)
     else:
-        if target is not None and target not in header:
-            if n_features is None or len(header) != n_features:
-                raise DataError(f"{path}: no target column {target!r}; columns are {header}")
-        if target is not None and target in header:
-            column = header.index(target)
-        elif n_features is not None and len(header) == n_features:
-            column = None  # features only
-        else:
-            column = len(header) - 1
-        features = [j for j in range(len(header)) if j != column]
+        features, column = _columns_by_position(path, header, target, n_features)
     bad = next((i for i, r in enumerate(body, start=2) if len(r) != len(header)), None)
     if bad is not None:
         raise DataError(f"{path}: line {bad} has a different number of fields than the header")
@@ -196,6 +187,21 @@ def _read_csv(path, target, n_features=None, columns=None):
     except ValueError:
         y = labels
     return X, y, header[column], names
+
+
+def _columns_by_position(path, header, target, n_features):
+    """The feature positions, and the label's or None: the ``target`` column, else none when the file has
+    just ``n_features`` columns (prediction), else the last."""
+    if target is not None and target not in header:
+        if n_features is None or len(header) != n_features:
+            raise DataError(f"{path}: no target column {target!r}; columns are {header}")
+    if target is not None and target in header:
+        column = header.index(target)
+    elif n_features is not None and len(header) == n_features:
+        column = None  # features only
+    else:
+        column = len(header) - 1
+    return [j for j in range(len(header)) if j != column], column
 
 
 def _columns_by_name(path, header, columns, target):
