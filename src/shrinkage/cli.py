@@ -227,6 +227,14 @@ def _console():
     return Console() if sys.stdout.isatty() else Console(width=150)
 
 
+def _with_set(flags, settings):
+    """The parameters given by flags plus those of ``--set``; one given both ways is an error."""
+    extra = _parse_set(settings)
+    if both := sorted(set(flags) & set(extra)):
+        raise CommandError(f"{', '.join(both)}: given both as a flag and with --set; give each parameter once")
+    return {**flags, **extra}
+
+
 def _estimator_from_args(args):
     from .estimators import LinearClassifier, MLPClassifier
 
@@ -236,10 +244,7 @@ def _estimator_from_args(args):
         params["early_stopping"] = True
     if args.verbose:
         params["verbose"] = 1
-    extra = _parse_set(args.set)
-    if both := sorted(set(params) & set(extra)):
-        raise CommandError(f"{', '.join(both)}: given both as a flag and with --set; give each parameter once")
-    return _checked_estimator(cls, {**params, **extra})
+    return _checked_estimator(cls, _with_set(params, args.set))
 
 
 def cmd_train(args):
@@ -307,16 +312,12 @@ def cmd_sweep(args):
     if twice := sorted({name for name in names if names.count(name) > 1}):
         raise CommandError(f"--param {', '.join(twice)} given more than once; list all its values in one --param")
     params = dict(parsed)
-    model = _parse_set(args.set)
     flags = {}
     if args.penalty is not None:
         flags["penalty"] = None if args.penalty == "none" else args.penalty
     if args.epochs is not None:
         flags["max_epochs"] = args.epochs
-    if both := sorted(set(flags) & set(model)):  # as train refuses it
-        raise CommandError(f"{', '.join(both)}: given both as a flag (--penalty, --epochs) and with --set; "
-                           "give each parameter once")
-    model.update(flags)
+    model = _with_set(flags, args.set)
     if both := sorted(set(params) & set(model)):
         raise CommandError(f"{', '.join(both)}: both swept (--param) and fixed (--set, --penalty or --epochs); "
                            "give each parameter one way")
