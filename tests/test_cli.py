@@ -381,6 +381,11 @@ def test_train_checkpoint_and_resume(tmp_path):
     assert main(common + ["--checkpoint", str(ck), "--resume", "--save", str(m2)]) == 0  # already finished
     np.testing.assert_array_equal(load(m1).coefs_[0], load(m2).coefs_[0])
     assert main(["train", "--data", "wine", "--resume"]) == 2
+    longer = [arg if arg != "15" else "25" for arg in common]
+    assert main(longer + ["--checkpoint", str(ck), "--resume", "--save", str(m2)]) == 0  # trains on
+    assert main(longer + ["--save", str(m1)]) == 0
+    assert load(m2).n_epochs_ == 25
+    np.testing.assert_array_equal(load(m1).coefs_[0], load(m2).coefs_[0])
 
 
 def test_study_sigint_writes_the_finished_runs_and_exits_130(tmp_path, sigint_delivered):

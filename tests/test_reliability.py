@@ -183,6 +183,97 @@ def test_resume_refuses_a_checkpoint_of_other_parameters_or_data(tmp_path, digit
 
 
 
+def fitted_arrays(clf):
+    return clf.coefs_ + clf.intercepts_
+
+
+def assert_same_fit(a, b):
+    for x, y in zip(fitted_arrays(a), fitted_arrays(b)):
+        np.testing.assert_array_equal(x, y)
+    untimed = [{k: v for k, v in fit.history_.items() if k != "time"} for fit in (a, b)]
+    assert untimed[0] == untimed[1]
+    assert (a.n_epochs_, a.best_epoch_, a.stop_reason_) == (b.n_epochs_, b.best_epoch_, b.stop_reason_)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_a_finished_checkpoint_trains_on_to_a_larger_max_epochs_bit_for_bit(tmp_path, digits_split,
+                                                                              early_stopping):
+    # With early stopping the 3-epoch fit ends on its best epoch's weights; the longer fit must go on
+    # from the weights the third epoch left, which the checkpoint keeps beside the restored ones.
+    X_tr, _, y_tr, _ = digits_split
+    settings = dict(hidden_layer_sizes=(16,), dropout=0.2, learning_rate=0.05, random_state=0,
+                    **(dict(early_stopping=True, patience=100) if early_stopping else {}))
+    path = tmp_path / "ck.npz"
+    short = MLPClassifier(max_epochs=3, **settings).fit(X_tr, y_tr, checkpoint=path)
+    assert read_checkpoint(path)["finished"]
+    again = MLPClassifier(max_epochs=3, **settings).fit(X_tr, y_tr, checkpoint=path, resume=True)
+    assert_same_fit(again, short)  # the same max_epochs: the finished fit, restore and all
+    longer = MLPClassifier(max_epochs=6, verbose=0, **settings).fit(X_tr, y_tr, checkpoint=path, resume=True)
+    whole = MLPClassifier(max_epochs=6, **settings).fit(X_tr, y_tr)
+    assert_same_fit(longer, whole)
+    assert longer.n_epochs_ == 6
+    if early_stopping:  # the short fit really did restore other weights than its last epoch's
+        assert short.best_epoch_ != 2 or not np.array_equal(short.coefs_[0], whole.coefs_[0])
+
+
+def test_a_fit_that_early_stopping_ended_stays_ended_with_a_larger_max_epochs(tmp_path, digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    settings = dict(hidden_layer_sizes=(16,), early_stopping=True, patience=1, min_delta=10.0, random_state=0)
+    path = tmp_path / "ck.npz"
+    ended = MLPClassifier(max_epochs=50, **settings).fit(X_tr, y_tr, checkpoint=path)
+    assert ended.stop_reason_ == "patience" and ended.n_epochs_ < 50
+    resumed = MLPClassifier(max_epochs=80, **settings).fit(X_tr, y_tr, checkpoint=path, resume=True)
+    assert_same_fit(resumed, ended)
+
+
+def test_a_diverged_checkpoint_resumes_to_the_same_finite_weights(tmp_path, digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    settings = dict(hidden_layer_sizes=(32,), optimizer="sgd", learning_rate=1e4, random_state=0)
+    path = tmp_path / "ck.npz"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TrainingDivergedWarning)
+        diverged = MLPClassifier(max_epochs=20, **settings).fit(X_tr, y_tr, checkpoint=path)
+        resumed = MLPClassifier(max_epochs=40, **settings).fit(X_tr, y_tr, checkpoint=path, resume=True)
+    assert diverged.stop_reason_ == "diverged"
+    assert_same_fit(resumed, diverged)
+    assert all(np.isfinite(a).all() for a in fitted_arrays(resumed))
+
+
+def test_resume_names_the_changed_parameter_and_refuses_fewer_epochs_than_done(tmp_path, digits_split):
+    from shrinkage.checkpoint import CheckpointError
+
+    X_tr, _, y_tr, _ = digits_split
+    path = tmp_path / "ck.npz"
+    MLPClassifier(hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(X_tr, y_tr, checkpoint=path)
+    changed = r"with other parameters \(alpha=0\.001 there, 0\.01 here; hidden_layer_sizes=\[8\] there, \[9\] here\)"
+    with pytest.raises(CheckpointError, match=changed + ".*only max_epochs and verbose may differ"):
+        MLPClassifier(hidden_layer_sizes=(9,), alpha=1e-2, max_epochs=3, random_state=0).fit(
+            X_tr, y_tr, checkpoint=path, resume=True)
+    with pytest.raises(CheckpointError, match="holds 3 finished epochs, more than max_epochs=2"):
+        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X_tr, y_tr, checkpoint=path,
+                                                                                  resume=True)
+    with pytest.raises(CheckpointError, match="written by a MLPClassifier; resume needs the same estimator"):
+        MLPRegressor(hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(X_tr, y_tr.astype(float),
+                                                                                 checkpoint=path, resume=True)
+
+
+def test_an_older_finished_checkpoint_without_its_last_weights_is_not_continued(tmp_path, digits_split):
+    from shrinkage.checkpoint import CheckpointError, write_checkpoint
+
+    X_tr, _, y_tr, _ = digits_split
+    settings = dict(hidden_layer_sizes=(8,), early_stopping=True, patience=100, random_state=0)
+    path = tmp_path / "ck.npz"
+    done = MLPClassifier(max_epochs=3, **settings).fit(X_tr, y_tr, checkpoint=path)
+    state = read_checkpoint(path)
+    del state["live_weights"]  # as written before it was kept: the weights after the restore
+    state["weights"] = np.concatenate([a.ravel() for a in fitted_arrays(done)]).astype(state["weights"].dtype)
+    write_checkpoint(path, state)
+    same = MLPClassifier(max_epochs=3, **settings).fit(X_tr, y_tr, checkpoint=path, resume=True)
+    assert_same_fit(same, done)
+    with pytest.raises(CheckpointError, match="kept only its restored best weights.*max_epochs=5"):
+        MLPClassifier(max_epochs=5, **settings).fit(X_tr, y_tr, checkpoint=path, resume=True)
+
+
 def test_a_checkpoint_holding_a_pickle_payload_is_refused_without_running_it(tmp_path, pickle_payload):
     from shrinkage.checkpoint import CheckpointError, write_checkpoint
 

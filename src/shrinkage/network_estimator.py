@@ -32,7 +32,7 @@ from .layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
 from .losses import LOSSES
 from .optim import SGD, Adam, Updater, build_regularizers
 from .parameters import Parameters
-from .training import Callback, Trainer, TrainingOutcome, predict_in_batches, stop_on_sigint
+from .training import Callback, Trainer, predict_in_batches, stop_on_sigint
 
 __all__ = ["NetworkEstimator", "TrainingDivergedWarning", "as_generator", "json_safe_params", "fit_quietly"]
 
@@ -75,6 +75,16 @@ def warn_at_caller(message, category):
 
 class TrainingDivergedWarning(UserWarning):
     """Training met a non-finite loss, stopped, and restored finite weights."""
+
+
+RESUME_MAY_CHANGE = ("max_epochs", "verbose")  # neither changes the epochs a checkpoint holds
+
+
+def _changed_params(saved, current):
+    """``[(name, saved value, current value)]`` for the parameters a resume may not change."""
+    saved = saved if isinstance(saved, dict) else {}
+    names = sorted((set(saved) | set(current)) - set(RESUME_MAY_CHANGE))
+    return [(name, saved.get(name), current.get(name)) for name in names if saved.get(name) != current.get(name)]
 
 
 def json_safe_params(estimator):
@@ -313,6 +323,10 @@ class NetworkEstimator(BaseEstimator):
         resume : bool, default=False
             Continue from ``checkpoint`` if it exists (same parameters and
             data); the result is bit for bit that of an uninterrupted fit.
+            ``max_epochs`` may be larger than the checkpoint's: a fit that
+            ran all its epochs then trains on, bit for bit as a fit with the
+            larger ``max_epochs`` from the start (one that early stopping,
+            a callback or a divergence ended stays ended).
         sample_weight : array-like of shape (n_samples,), optional
             Non-negative weight of each sample (keyword only). The data loss
             becomes the weighted mean ``sum_i s_i loss_i / sum_i s_i``; the
@@ -361,21 +375,19 @@ class NetworkEstimator(BaseEstimator):
         self._rng_ = rng
         trainer = self._trainer(X, target, validation, self._early_stopping(), callbacks, epoch_offset=0,
                                 weight=weight)
-        save_state = None
+        save_state = save_end = None
         if checkpoint is not None:
             fingerprint = _data_fingerprint(X, target, weight)
             if resume and Path(checkpoint).exists():
                 self._resume(checkpoint, trainer, fingerprint)
             save_state = lambda t: self._write_checkpoint(checkpoint, t, fingerprint)  # noqa: E731
-        if self._finished_:  # the checkpoint holds a fit that already ended
-            es = trainer.early_stopping
-            outcome = TrainingOutcome(trainer.epochs_done, self.stop_reason_, es and es.best_epoch, False)
-        else:
+            save_end = lambda t, reason: self._write_checkpoint(checkpoint, t, fingerprint, reason)  # noqa: E731
+        if self._finished_:  # the checkpoint holds a fit that already ended: end it as it ended
+            outcome = trainer.finish(self.stop_reason_)
+        else:  # an interrupted fit is not marked finished: resume continues it
             with stop_on_sigint(trainer):
-                outcome = trainer.run(self.max_epochs, on_epoch_end=save_state)
+                outcome = trainer.run(self.max_epochs, on_epoch_end=save_state, on_stop=save_end)
         self._finish(outcome, trainer)
-        if save_state is not None and outcome.stop_reason != "interrupted":  # resume continues an interrupted fit
-            self._write_checkpoint(checkpoint, trainer, fingerprint, finished=True)
         return self
 
     def _partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -486,33 +498,51 @@ class NetworkEstimator(BaseEstimator):
 
     # ------------------------------------------------------------- checkpoints
 
-    def _write_checkpoint(self, path, trainer, fingerprint, finished=False):
+    def _write_checkpoint(self, path, trainer, fingerprint, stop_reason=None):
+        """The training state after an epoch, or, with ``stop_reason``, at the end of training: the
+        weights are always those training left (``live_weights``), before any end-of-training restore,
+        which a resume applies again from the fallback weights in the trainer's state."""
         write_checkpoint(path, {
             "estimator": type(self).__name__,
             "params": json_safe_params(self),
             "fingerprint": fingerprint,
             "weights": trainer.parameters.data,
+            "live_weights": True,
             "updater": self._updater_.state_dict(),
             "trainer": trainer.state_dict(),
-            "finished": finished,
-            "stop_reason": getattr(self, "stop_reason_", None) if finished else None,
+            "finished": stop_reason is not None,
+            "stop_reason": stop_reason,
         })
 
     def _resume(self, path, trainer, fingerprint):
         state = read_checkpoint(path)
-        if state.get("estimator") != type(self).__name__ or state.get("params") != json_safe_params(self):
-            raise CheckpointError(f"{path}: written by a {state.get('estimator')} with other parameters; "
-                                  "resume needs the same estimator and parameters")
+        estimator = state.get("estimator")
+        changed = _changed_params(state.get("params"), json_safe_params(self))
+        if estimator != type(self).__name__ or changed:
+            what = f"by a {estimator}" if estimator != type(self).__name__ else "with other parameters (" + "; ".join(
+                f"{key}={value!r} there, {mine!r} here" for key, value, mine in changed) + ")"
+            raise CheckpointError(f"{path}: written {what}; resume needs the same estimator and parameters "
+                                  f"(only {' and '.join(RESUME_MAY_CHANGE)} may differ)")
         if state.get("fingerprint") != fingerprint:
             raise CheckpointError(f"{path}: written for other training data; resume needs the same X and y")
         weights = state["weights"]
         if weights.shape != trainer.parameters.data.shape:
             raise CheckpointError(f"{path}: weight shapes do not match this model")
+        done = int(state["trainer"]["epochs_done"])
+        if done > self.max_epochs:
+            raise CheckpointError(f"{path}: holds {done} finished epochs, more than max_epochs={self.max_epochs}; "
+                                  f"resume needs max_epochs >= {done}")
         np.copyto(trainer.parameters.data, weights)
         self._updater_.load_state_dict(state["updater"])
         trainer.load_state_dict(state["trainer"])
-        if state["finished"]:
-            self._finished_, self.stop_reason_ = True, state["stop_reason"]
+        reason = state["stop_reason"]
+        if not state["finished"]:
+            return
+        if reason != "max_epochs" or done == self.max_epochs:  # over, whatever max_epochs now says
+            self._finished_, self.stop_reason_ = True, reason
+        elif not state.get("live_weights", False) and trainer.restores(reason):
+            raise CheckpointError(f"{path}: a finished fit whose file kept only its restored best weights (written "
+                                  f"by an earlier shrinkage); it cannot be continued to max_epochs={self.max_epochs}")
 
     def _can_warm_start(self, n_features):
         """With ``warm_start=True``, ``fit`` starts from the current weights when their shapes fit."""

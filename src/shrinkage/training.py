@@ -191,10 +191,13 @@ class Trainer:
             np.copyto(self.fallback, self.parameters.data)
             self.fallback_epoch = epoch
 
-    def run(self, max_epochs, on_epoch_end=None):
+    def run(self, max_epochs, on_epoch_end=None, on_stop=None):
         """Train until ``max_epochs`` epochs in all have run or something stops training.
 
-        ``on_epoch_end(trainer)`` runs after each finished epoch (checkpoints).
+        ``on_epoch_end(trainer)`` runs after each finished epoch (checkpoints). ``on_stop(trainer,
+        stop_reason)`` runs once when training has ended for good (for any reason but an
+        interruption), before :meth:`finish` restores weights: a checkpoint written there keeps the
+        weights training left, so a run stopped by ``max_epochs`` can be continued to more epochs.
         """
         for cb in self.callbacks:
             cb.on_train_begin(max_epochs)
@@ -232,6 +235,8 @@ class Trainer:
                 if stop or self.stop_requested:
                     stop_reason = "interrupted" if self.stop_requested and not stop else stop_reason
                     break
+        if on_stop is not None and stop_reason != "interrupted":
+            on_stop(self, stop_reason)
         outcome = self.finish(stop_reason, message)
         for cb in self.callbacks:
             cb.on_train_end(outcome)
@@ -239,14 +244,20 @@ class Trainer:
 
     def finish(self, stop_reason, message=""):
         """Restore the fallback weights where due and describe how training ended."""
-        es = self.early_stopping
-        restore = stop_reason == "diverged" or (
-            es is not None and es.restore_best_weights and self.fallback_epoch is not None
-        )
+        restore = self.restores(stop_reason)
         if restore:
             np.copyto(self.parameters.data, self.fallback)
+        es = self.early_stopping
         best_epoch = es.best_epoch if es is not None else None
         return TrainingOutcome(self.epochs_done, stop_reason, best_epoch, restore, message)
+
+    def restores(self, stop_reason):
+        """Whether :meth:`finish` puts the fallback weights back: after a divergence, and with early
+        stopping's ``restore_best_weights`` once an epoch has counted."""
+        es = self.early_stopping
+        return stop_reason == "diverged" or (
+            es is not None and es.restore_best_weights and self.fallback_epoch is not None
+        )
 
     # -------------------------------------------------------------- checkpoint
 
