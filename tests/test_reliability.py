@@ -230,11 +230,12 @@ def test_a_diverged_checkpoint_resumes_to_the_same_finite_weights(tmp_path, digi
     X_tr, _, y_tr, _ = digits_split
     settings = dict(hidden_layer_sizes=(32,), optimizer="sgd", learning_rate=1e4, random_state=0)
     path = tmp_path / "ck.npz"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", TrainingDivergedWarning)
+    with pytest.warns(TrainingDivergedWarning) as first:
         diverged = MLPClassifier(max_epochs=20, **settings).fit(X_tr, y_tr, checkpoint=path)
+    with pytest.warns(TrainingDivergedWarning) as again:
         resumed = MLPClassifier(max_epochs=40, **settings).fit(X_tr, y_tr, checkpoint=path, resume=True)
     assert diverged.stop_reason_ == "diverged"
+    assert str(again[0].message) == str(first[0].message)  # "diverged (training loss nan at epoch 0); ..."
     assert_same_fit(resumed, diverged)
     assert all(np.isfinite(a).all() for a in fitted_arrays(resumed))
 

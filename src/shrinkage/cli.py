@@ -508,8 +508,9 @@ def build_parser():
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="any other estimator parameter")
     train.add_argument("--save", metavar="MODEL", help="write the fitted model to this file")
     train.add_argument("--checkpoint", metavar="PATH", help="write the training state here after every epoch")
-    train.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists (a run that ended "
-                       "on --max-epochs trains on to a larger one)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue from --checkpoint if it exists (a run that ended on --max-epochs trains on "
+                       "to a larger one)")
     train.add_argument("--verbose", action="store_true", help="print every epoch's losses")
     train.add_argument("--quiet", action="store_true", help="print only errors")
     train.set_defaults(func=cmd_train)

@@ -375,15 +375,15 @@ class NetworkEstimator(BaseEstimator):
         self._rng_ = rng
         trainer = self._trainer(X, target, validation, self._early_stopping(), callbacks, epoch_offset=0,
                                 weight=weight)
-        save_state = save_end = None
+        save_state = save_end = ended = None
         if checkpoint is not None:
             fingerprint = _data_fingerprint(X, target, weight)
             if resume and Path(checkpoint).exists():
-                self._resume(checkpoint, trainer, fingerprint)
+                ended = self._resume(checkpoint, trainer, fingerprint)
             save_state = lambda t: self._write_checkpoint(checkpoint, t, fingerprint)  # noqa: E731
-            save_end = lambda t, reason: self._write_checkpoint(checkpoint, t, fingerprint, reason)  # noqa: E731
-        if self._finished_:  # the checkpoint holds a fit that already ended: end it as it ended
-            outcome = trainer.finish(self.stop_reason_)
+            save_end = lambda t, *end: self._write_checkpoint(checkpoint, t, fingerprint, end)  # noqa: E731
+        if ended:  # the checkpoint holds a fit that already ended: end it as it ended
+            outcome = trainer.finish(*ended)
         else:  # an interrupted fit is not marked finished: resume continues it
             with stop_on_sigint(trainer):
                 outcome = trainer.run(self.max_epochs, on_epoch_end=save_state, on_stop=save_end)
@@ -444,7 +444,6 @@ class NetworkEstimator(BaseEstimator):
             self._updater_layout_ = params.layer_shapes
         penalty = self._penalty_
         penalty_value = (lambda: penalty.value(params.weights)) if penalty else None
-        self._finished_ = False
         return Trainer(
             network,
             params,
@@ -471,7 +470,6 @@ class NetworkEstimator(BaseEstimator):
         self.best_epoch_ = outcome.best_epoch
         self.stop_reason_ = outcome.stop_reason
         self.early_stopping_ = trainer.early_stopping
-        self._finished_ = True
         if outcome.stop_reason == "diverged":
             self._updater_layout_ = None  # its moments may hold NaN: start the optimizer afresh next time
             restored = "the weights of the best epoch" if trainer.early_stopping is not None else (
@@ -498,8 +496,9 @@ class NetworkEstimator(BaseEstimator):
 
     # ------------------------------------------------------------- checkpoints
 
-    def _write_checkpoint(self, path, trainer, fingerprint, stop_reason=None):
-        """The training state after an epoch, or, with ``stop_reason``, at the end of training: the
+    def _write_checkpoint(self, path, trainer, fingerprint, end=None):
+        """The training state after an epoch, or, with ``end = (stop_reason, message)``, at the end of
+        training: the
         weights are always those training left (``live_weights``), before any end-of-training restore,
         which a resume applies again from the fallback weights in the trainer's state."""
         write_checkpoint(path, {
@@ -510,8 +509,9 @@ class NetworkEstimator(BaseEstimator):
             "live_weights": True,
             "updater": self._updater_.state_dict(),
             "trainer": trainer.state_dict(),
-            "finished": stop_reason is not None,
-            "stop_reason": stop_reason,
+            "finished": end is not None,
+            "stop_reason": end and end[0],
+            "stop_message": end and end[1],
         })
 
     def _resume(self, path, trainer, fingerprint):
@@ -537,10 +537,10 @@ class NetworkEstimator(BaseEstimator):
         trainer.load_state_dict(state["trainer"])
         reason = state["stop_reason"]
         if not state["finished"]:
-            return
+            return None
         if reason != "max_epochs" or done == self.max_epochs:  # over, whatever max_epochs now says
-            self._finished_, self.stop_reason_ = True, reason
-        elif not state.get("live_weights", False) and trainer.restores(reason):
+            return reason, state.get("stop_message") or ""
+        if not state.get("live_weights", False) and trainer.restores(reason):
             raise CheckpointError(f"{path}: a finished fit whose file kept only its restored best weights (written "
                                   f"by an earlier shrinkage); it cannot be continued to max_epochs={self.max_epochs}")
 

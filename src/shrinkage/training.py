@@ -195,7 +195,7 @@ class Trainer:
         """Train until ``max_epochs`` epochs in all have run or something stops training.
 
         ``on_epoch_end(trainer)`` runs after each finished epoch (checkpoints). ``on_stop(trainer,
-        stop_reason)`` runs once when training has ended for good (for any reason but an
+        stop_reason, message)`` runs once when training has ended for good (for any reason but an
         interruption), before :meth:`finish` restores weights: a checkpoint written there keeps the
         weights training left, so a run stopped by ``max_epochs`` can be continued to more epochs.
         """
@@ -236,7 +236,7 @@ class Trainer:
                     stop_reason = "interrupted" if self.stop_requested and not stop else stop_reason
                     break
         if on_stop is not None and stop_reason != "interrupted":
-            on_stop(self, stop_reason)
+            on_stop(self, stop_reason, message)
         outcome = self.finish(stop_reason, message)
         for cb in self.callbacks:
             cb.on_train_end(outcome)
