@@ -498,9 +498,9 @@ class NetworkEstimator(BaseEstimator):
 
     def _write_checkpoint(self, path, trainer, fingerprint, end=None):
         """The training state after an epoch, or, with ``end = (stop_reason, message)``, at the end of
-        training: the
-        weights are always those training left (``live_weights``), before any end-of-training restore,
-        which a resume applies again from the fallback weights in the trainer's state."""
+        training. The weights are always those training left (``live_weights``), never restored ones: a
+        resume of a finished fit applies the restore again from the fallback weights in the trainer's
+        state, and a fit that ran out of epochs can go on from them."""
         write_checkpoint(path, {
             "estimator": type(self).__name__,
             "params": json_safe_params(self),
@@ -543,6 +543,7 @@ class NetworkEstimator(BaseEstimator):
         if not state.get("live_weights", False) and trainer.restores(reason):
             raise CheckpointError(f"{path}: a finished fit whose file kept only its restored best weights (written "
                                   f"by an earlier shrinkage); it cannot be continued to max_epochs={self.max_epochs}")
+        return None  # a fit that ran out of epochs: it trains on to the larger max_epochs
 
     def _can_warm_start(self, n_features):
         """With ``warm_start=True``, ``fit`` starts from the current weights when their shapes fit."""
