@@ -120,6 +120,23 @@ def test_study_file_errors_name_the_problem(tmp_path, capsys):
     assert "not a study file: it is not UTF-8 text (TOML)" in capsys.readouterr().err
 
 
+def test_a_study_file_fails_before_training_on_a_model_setting_a_configuration_leaves_unused(tmp_path, capsys):
+    config = tmp_path / "s.toml"
+    config.write_text('data = "wine"\n[model]\nalpha = 1e-4\n[[configuration]]\nname = "l1"\npenalty = "l1"\n'
+                      '[[configuration]]\nname = "plain"\npenalty = "none"\n')
+    assert main(["study", "--config", str(config), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert ("configuration 'plain' over [model]: alpha=0.0001 is only used with penalty='l2', 'l1' or "
+            "'elasticnet'; got penalty=None") in err
+    assert not (tmp_path / "o").exists()  # nothing trained
+    config.write_text('[model]\nalpha = 1e-4\n')  # the built-in configurations include penalty = none
+    assert main(["study", "--config", str(config), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "configuration 'none' over [model]: alpha=0.0001" in capsys.readouterr().err
+    config.write_text('[model]\nvalidation_fraction = 0.3\n')
+    assert main(["study", "--config", str(config), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "validation_fraction is the study's own setting; give it at the top of the file" in capsys.readouterr().err
+
+
 def test_a_study_file_gives_an_early_stopping_rule_as_a_table(tmp_path, capsys):
     config = tmp_path / "s.toml"
     rule = 'early_stopping = {monitor = "val_score", mode = "max", patience = 1}'

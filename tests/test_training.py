@@ -31,8 +31,8 @@ class BatchLosses(Callback):
 @pytest.mark.parametrize("penalty", [None, "l2"])
 def test_reported_loss_is_the_mean_batch_loss_plus_the_penalty_at_the_epochs_end(penalty):
     record = BatchLosses()
-    clf = MLPClassifier(hidden_layer_sizes=(8,), penalty=penalty, alpha=0.01, batch_size=32, max_epochs=3,
-                        random_state=0)  # 96 rows, three equal batches: the mean over rows is that of the batches
+    clf = MLPClassifier(hidden_layer_sizes=(8,), penalty=penalty, alpha=0.01 if penalty else 0.0, batch_size=32,
+                        max_epochs=3, random_state=0)  # 96 rows in three equal batches: row mean = batch mean
     clf.fit(X, y, callbacks=[record])
     penalty_value = 0.0 if penalty is None else 0.01 / 2 * sum(float(np.sum(W.astype(np.float64) ** 2))
                                                                  for W in clf.coefs_)

@@ -72,6 +72,8 @@ def test_every_parameter_rejects_an_out_of_range_value(cls, name, value, message
 
 
 RULES = [
+    (dict(penalty=None, alpha=0.01),
+     "alpha=0.01 is only used with penalty='l2', 'l1' or 'elasticnet'; got penalty=None"),
     (dict(penalty="l1", l1_ratio=0.3), "l1_ratio is only used with penalty='elasticnet'; got penalty='l1'"),
     (dict(patience=5), "patience is only used with early_stopping=True and stopping_criterion='patience'; "
                        "got early_stopping=False, stopping_criterion='patience'"),
@@ -147,6 +149,21 @@ def test_the_rules_compare_with_the_estimators_own_defaults(cls):
     signature = inspect.signature(cls.__init__).parameters
     assert {name: signature[name].default for name in DEFAULTS if name in signature} == {
         name: default for name, default in DEFAULTS.items() if name in signature}
+
+
+def test_alpha_zero_says_the_same_as_no_penalty():
+    MLPClassifier(hidden_layer_sizes=(4,), penalty=None, alpha=0.0, max_epochs=1).fit(X, y)
+    MLPClassifier(hidden_layer_sizes=(4,), penalty=None, max_epochs=1).fit(X, y)
+
+
+def test_validation_fraction_beside_validation_data_is_an_error():
+    clf = MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, validation_fraction=0.3, max_epochs=2)
+    with pytest.raises(ValueError) as info:
+        clf.fit(X, y, validation_data=(X, y))
+    assert str(info.value) == ("validation_fraction=0.3 is not used when validation_data is given; "
+                               "leave it at its default (0.1)")
+    assert not hasattr(clf, "coefs_")  # refused before any work
+    clf.set_params(validation_fraction=0.1).fit(X, y, validation_data=(X, y))
 
 
 @pytest.mark.parametrize("kw,message", RULES)

@@ -4,7 +4,8 @@ between them. Called by ``fit`` and ``partial_fit`` (scikit-learn's convention: 
 A setting that would be silently ignored is an error: ``l1_ratio`` without
 the elastic net, ``patience`` without early stopping, ``nesterov`` without
 momentum, ``dropout`` or ``activation`` without hidden units; and, when
-changed from their defaults, ``min_delta``, ``stopping_criterion``,
+changed from their defaults, ``alpha`` without a penalty (``alpha=0`` says the
+same as no penalty, so it passes), ``min_delta``, ``stopping_criterion``,
 ``validation_fraction`` and ``restore_best_weights`` without early stopping
 (or beside an :class:`~shrinkage.EarlyStopping` given as ``early_stopping``,
 which holds its own), ``dropout_mode`` without dropout, ``momentum`` under
@@ -19,7 +20,7 @@ from . import _params as P
 from .early_stopping import EarlyStopping
 from .layers import ACTIVATIONS
 
-__all__ = ["TABLE", "check_estimator_params", "from_plain_values"]
+__all__ = ["TABLE", "check_estimator_params", "check_validation_fraction_unused", "from_plain_values"]
 
 _UNIT = P.Interval(float, 0, 1, "left")  # [0, 1)
 TABLE = {
@@ -60,9 +61,9 @@ TABLE = {
 
 # The estimators' defaults of the settings whose rules ask whether they were changed (a test checks these
 # against the signatures).
-DEFAULTS = {"patience": None, "min_delta": 0.0, "stopping_criterion": "patience", "stopping_threshold": None,
-            "validation_fraction": 0.1, "restore_best_weights": True, "momentum": 0.9, "beta_1": 0.9,
-            "beta_2": 0.999, "epsilon": 1e-8, "activation": "relu", "dropout_mode": "inverted"}
+DEFAULTS = {"alpha": 1e-3, "patience": None, "min_delta": 0.0, "stopping_criterion": "patience",
+            "stopping_threshold": None, "validation_fraction": 0.1, "restore_best_weights": True, "momentum": 0.9,
+            "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-8, "activation": "relu", "dropout_mode": "inverted"}
 ONLY_WITH_EARLY_STOPPING = ("stopping_criterion", "min_delta", "validation_fraction", "restore_best_weights")
 # The estimator's own early-stopping settings, which an EarlyStopping given as early_stopping replaces.
 EARLY_STOPPING_SETTINGS = ("patience", "min_delta", "stopping_criterion", "stopping_threshold", "restore_best_weights")
@@ -96,8 +97,18 @@ def check_estimator_params(params, output_losses):
     _check_rules(params)
 
 
+def check_validation_fraction_unused(validation_fraction, validation_data):
+    """``fit``'s rule of the same kind: ``validation_data`` replaces the held-out split, so a
+    ``validation_fraction`` changed from its default would be ignored."""
+    if validation_data is not None and validation_fraction != DEFAULTS["validation_fraction"]:
+        raise ValueError(f"validation_fraction={validation_fraction!r} is not used when validation_data is given; "
+                         f"leave it at its default ({DEFAULTS['validation_fraction']!r})")
+
+
 def _check_rules(p):
     """Rules between parameters: a setting that would be silently ignored is an error."""
+    if p["penalty"] is None and p["alpha"] and _changed(p, "alpha"):
+        raise ValueError(f"alpha={p['alpha']!r} is only used with penalty='l2', 'l1' or 'elasticnet'; got penalty=None")
     if p["l1_ratio"] is not None and p["penalty"] != "elasticnet":
         raise ValueError(f"l1_ratio is only used with penalty='elasticnet'; got penalty={p['penalty']!r}")
     if p["l1_method"] != "proximal" and p["penalty"] not in ("l1", "elasticnet"):

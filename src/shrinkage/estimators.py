@@ -154,7 +154,8 @@ _COMMON_DOC = """
     alpha : float, default=1e-3
         Penalty strength (1e-3 is about scikit-learn's ``LogisticRegression(C=1)``
         on a thousand samples). With ``penalty="l2"`` it is coupled L2: its gradient
-        ``alpha * W`` joins the data gradient (and so Adam's moments).
+        ``alpha * W`` joins the data gradient (and so Adam's moments). Another
+        value than the default with ``penalty=None`` is an error (0 passes).
     l1_ratio : float in [0, 1] or None, default=None
         Elastic-net mixing; None means 0.5.
     l1_method : {"proximal", "subgradient", "cumulative"}, default="proximal"
@@ -213,7 +214,8 @@ _COMMON_DOC = """
         Prechelt's alpha (GL, PQ) or s (UP); None uses EarlyStopping's default.
     validation_fraction : float in (0, 1), default=0.1
         Held out for early stopping when ``validation_data`` is not given
-        (another value without early stopping is an error).
+        (another value without early stopping, or with ``validation_data``,
+        is an error).
     restore_best_weights : bool, default=True
         Restore the best epoch's weights at the end of training (early
         stopping only: ``False`` without it is an error), also when training

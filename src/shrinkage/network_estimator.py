@@ -24,7 +24,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _params as P
-from ._estimator_params import check_estimator_params
+from ._estimator_params import check_estimator_params, check_validation_fraction_unused
 from ._inputs import _check_weight, _data_fingerprint, _numeric_input, _scaled_weight, _times_class_weight
 from .checkpoint import CheckpointError, check_output_file, read_checkpoint, write_checkpoint
 from .early_stopping import EarlyStopping
@@ -355,6 +355,7 @@ class NetworkEstimator(BaseEstimator):
             check_output_file(checkpoint, "checkpoint")  # before any work: the first write is after an epoch
         callbacks = _checked_callbacks(callbacks)
         self._check_params()
+        check_validation_fraction_unused(self.validation_fraction, validation_data)
         X, y = self._validate_xy(X, y, reset=True)
         weight = _check_weight(sample_weight, X.shape[0])
         target = self._encode_targets(y, reset=True)

@@ -114,6 +114,9 @@ def _check_params(source, params):
     owned = set(params) & _RUN_OWNED
     if owned:
         raise StudyConfigError(f"{source}: {sorted(owned)} are set by the study (seeds, --quiet)")
+    if "validation_fraction" in params:  # every run validates on the study's one held-out split
+        raise StudyConfigError(f"{source}: validation_fraction is the study's own setting; "
+                               "give it at the top of the file, beside seeds")
     clean = {}
     for key, value in params.items():
         if value == "none":  # TOML has no null
@@ -176,7 +179,18 @@ def spec_from_toml(path):
         if len(set(names)) != len(names) or not configs:
             raise StudyConfigError(f"{path}: configuration names must be unique and at least one; got {names}")
         spec.configurations = configs
+    _check_merged(path, spec)
     return spec
+
+
+def _check_merged(path, spec):
+    """Each configuration as it runs, over the file's [model]: a [model] setting that a configuration
+    leaves unused (such as alpha beside penalty = "none") fails now, not in the middle of the study."""
+    for config in spec.configurations:
+        try:
+            MLPClassifier(**from_plain_values({**spec.model, **config.params}))._check_params()
+        except ValueError as exc:
+            raise StudyConfigError(f"{path}: configuration {config.name!r} over [model]: {exc}") from None
 
 
 # ------------------------------------------------------------------- running
