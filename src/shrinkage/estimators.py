@@ -138,16 +138,28 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         return tags
 
 
+# Pieces of the estimators' docstrings: each starts at a parameter's name and ends with the next line's indent.
 _CLASS_WEIGHT_DOC = """class_weight : None, "balanced" or dict of label: weight, default=None
         Weigh each sample's loss by its class's weight, on top of
         ``sample_weight`` (training and validation alike). ``"balanced"``
         weighs class ``c`` by ``n_samples / (n_classes * n_c)`` in the data
         given to ``fit`` (not available in ``partial_fit``); classes a dict
         leaves out weigh 1.
-"""
+    """
 
-_COMMON_DOC = """
-    penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
+_HIDDEN_DOC = """hidden_layer_sizes : tuple of int, default=(100,)
+        Units of each hidden layer; ``()`` is a linear model.
+    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
+        Hidden units' activation. Weights start Glorot-uniform, ``U(-b, b)``
+        with ``b = sqrt(6 / (n_in + n_out))`` (``sqrt(2)`` times that for
+        logistic), biases at zero.
+    """
+_DROPOUT_DOC = """dropout : float in [0, 1), default=0.0
+        Probability of dropping a hidden unit during training (an error
+        without hidden layers: input_dropout drops features).
+    """
+
+_COMMON_DOC = """penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
         Penalty on the weights (never the biases). L2 is
         ``alpha / 2 * sum(W**2)``, L1 ``alpha * sum(|W|)``, elastic net
         ``alpha * (l1_ratio * |W|_1 + (1 - l1_ratio) / 2 * |W|_2^2)``.
@@ -265,18 +277,9 @@ class MLPClassifier(_ClassifierBase):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(100,)
-        Units of each hidden layer; ``()`` is a linear model.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden units' activation. Weights start Glorot-uniform, ``U(-b, b)``
-        with ``b = sqrt(6 / (n_in + n_out))`` (``sqrt(2)`` times that for
-        logistic), biases at zero.
-    loss : {"softmax", "hinge"}, default="softmax"
+    """ + _HIDDEN_DOC + """loss : {"softmax", "hinge"}, default="softmax"
         Softmax cross-entropy or Weston-Watkins multiclass hinge, mean over the batch.
-    dropout : float in [0, 1), default=0.0
-        Probability of dropping a hidden unit during training (an error
-        without hidden layers: input_dropout drops features).
-    """ + _CLASS_WEIGHT_DOC + _COMMON_DOC + """
+    """ + _DROPOUT_DOC + _CLASS_WEIGHT_DOC + _COMMON_DOC + """
     classes_ : ndarray of labels
 
     Examples
@@ -355,18 +358,9 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(100,)
-        Units of each hidden layer; ``()`` is a linear model.
-    activation : {"relu", "tanh", "logistic", "identity"}, default="relu"
-        Hidden units' activation. Weights start Glorot-uniform, ``U(-b, b)``
-        with ``b = sqrt(6 / (n_in + n_out))`` (``sqrt(2)`` times that for
-        logistic), biases at zero.
-    loss : {"squared_error"}, default="squared_error"
+    """ + _HIDDEN_DOC + """loss : {"squared_error"}, default="squared_error"
         ``mean_i 1/2 * sum_k (f_ik - y_ik)**2``.
-    dropout : float in [0, 1), default=0.0
-        Probability of dropping a hidden unit during training (an error
-        without hidden layers: input_dropout drops features).
-    """ + _COMMON_DOC
+    """ + _DROPOUT_DOC + _COMMON_DOC
 
     _output_losses = ("squared_error",)
 
