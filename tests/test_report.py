@@ -3,6 +3,7 @@ import json
 import re
 from html.parser import HTMLParser
 
+import numpy as np
 import pytest
 
 from shrinkage.report import format_row, mean_and_spread, write_outputs
@@ -329,3 +330,64 @@ def test_the_early_stopping_finding_reads_each_seeds_own_baseline_after_the_stop
     finding = rows[1]["finding"]
     assert finding[finding.index("Training stopped at ") + len("Training stopped at "):].startswith(expected)
     assert expected.endswith(")") or finding.endswith(expected)
+
+
+def _with_test_examples(run, correct):
+    correct = np.array(correct, dtype=bool)
+    return {**run, "test_accuracy": float(correct.mean()), "n_test": correct.size,
+            "test_correct": np.packbits(correct).tobytes().hex()}
+
+
+def test_the_margin_of_a_difference_pairs_the_runs_on_their_test_examples_and_seeds():
+    from shrinkage.study import paired_margin
+
+    spec, results = synthetic_results()
+    correct = {("none", 0): [1, 1, 0, 0], ("none", 1): [1, 0, 1, 0], ("stop", 0): [1, 1, 1, 0],
+               ("stop", 1): [1, 1, 1, 0]}
+    results = [_with_test_examples(r, correct[r["config"], r["seed"]]) for r in results]
+    # per-example differences averaged over seeds: 0, .5, .5, 0 (variance 1/12 over 4 examples); the seeds agree
+    assert paired_margin(results, "stop", "none") == pytest.approx(2 * (1 / 12 / 4) ** 0.5)
+    rows, _ = summarize(spec, results)
+    assert rows[1]["finding"].startswith("stop: changed test accuracy by +25.0 points, within noise (±28.9);")
+    seeds_differ = [_with_test_examples(r, [1, 1, 1, 1] if r["config"] == "stop" and r["seed"] else
+                                        correct[r["config"], r["seed"]]) for r in results]
+    # per seed +.25 and +.50 (variance 1/32 over 2 seeds) on top of the examples' 0, .5, .5, .5 (1/16 over 4)
+    assert paired_margin(seeds_differ, "stop", "none") == pytest.approx(2 * (1 / 32 / 2 + 1 / 16 / 4) ** 0.5)
+    assert paired_margin(results[:2] + synthetic_results()[1][2:], "stop", "none") is None  # an older log
+
+
+def test_a_difference_beyond_the_margin_shows_it():
+    spec, results = synthetic_results()
+    results = [_with_test_examples(r, [1] * 30 + [0] * 10 if r["config"] == "stop" else [1] * 20 + [0] * 20)
+               for r in results]
+    rows, _ = summarize(spec, results)  # 10 of 40 examples turn right on both seeds: a margin of 2 * sqrt(3/16/39)
+    assert rows[1]["finding"].startswith("stop: raised test accuracy by 25.0 points (50.0% → 75.0%; ±13.9);")
+
+
+def test_a_run_records_which_test_examples_it_got_right():
+    from shrinkage.study import MARGIN_NOTE, _test_correct
+
+    spec = StudySpec(data="wine", model={"hidden_layer_sizes": (4,), "max_epochs": 2},
+                     configurations=[Configuration("none", {"penalty": None}, ""),
+                                     Configuration("l1", {"penalty": "l1", "alpha": 0.1}, "")], seeds=1)
+    dataset, data = prepare_data(spec)
+    results, _ = run_study(spec, data)
+    for run in results:
+        assert run["n_test"] == len(data[5]) and _test_correct(run).mean() == pytest.approx(run["test_accuracy"])
+    rows, best = summarize(spec, results)
+    meta = {"dataset": "wine", "dataset_description": "wine", "n_train": 1, "n_val": 1, "n_test": 1,
+            "n_features": 13, "seconds": 1.0, "jobs": 1, "version": "test"}
+    import tempfile
+    with tempfile.TemporaryDirectory() as out:
+        text = write_outputs(out, spec, rows, best, results, meta)["report"].read_text()
+    assert ("±" in rows[1]["finding"]) == (MARGIN_NOTE.split(":")[0] in text)
+
+
+def test_runs_logged_without_their_test_examples_fall_back_to_the_seeds_spread():
+    spec, results = synthetic_results()  # none: 70% and 80% over the two seeds
+    for r in results:
+        if r["config"] == "stop":
+            r["test_accuracy"] = 0.74 + 0.04 * r["seed"]
+    rows, _ = summarize(spec, results)
+    assert rows[1]["finding"].startswith("stop: changed test accuracy by +1.0 points, within seed-to-seed noise "
+                                         "(±5.4);")

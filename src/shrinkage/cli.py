@@ -73,8 +73,8 @@ def _progress(quiet, total_runs, epochs_per_run):
 def cmd_study(args):
     from .datasets import DataError
     from .report import render_table, write_outputs
-    from .study import (StudyConfigError, default_spec, finished_part, finished_runs, prepare_data, run_study,
-                        spec_from_toml, summarize)
+    from .study import (MARGIN_NOTE, StudyConfigError, default_spec, finished_part, finished_runs, prepare_data,
+                        run_study, spec_from_toml, summarize)
 
     _check_output(check_output_dir, args.out, "--out")
     try:
@@ -140,6 +140,8 @@ def cmd_study(args):
                      title=f"shrinkage study on {dataset.name} ({_count(spec.seeds, 'seed')}, {seconds:.0f}s)")
         for row in rows:
             console.print(f"• {row['finding']}", highlight=False, markup=False)
+        if any("±" in row["finding"] for row in rows):
+            console.print(MARGIN_NOTE, highlight=False, markup=False)
         console.print(f"Report: {paths['report']}  Data: {paths['results']}, {paths['history']}",
                       highlight=False, markup=False)
     if interrupted:

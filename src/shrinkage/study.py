@@ -33,7 +33,8 @@ from .network_estimator import fit_quietly
 from .parameters import zero_fraction
 from .training import Callback
 
-__all__ = ["Configuration", "StudySpec", "default_spec", "spec_from_toml", "run_study", "finished_runs", "summarize"]
+__all__ = ["Configuration", "StudySpec", "default_spec", "spec_from_toml", "run_study", "finished_runs", "summarize",
+           "MARGIN_NOTE"]
 
 
 @dataclass
@@ -237,6 +238,7 @@ def run_one(model, config, seed, data, tick=None):
         raise StudyConfigError(f"configuration {config.name!r} cannot be trained on this data: {exc}") from None
     seconds = time.perf_counter() - started
     train_acc, test_acc = est.score(X_tr, y_tr), est.score(X_te, y_te)
+    test_correct = est.predict(X_te) == y_te
     hidden_norms = np.concatenate([np.linalg.norm(W, axis=0) for W in est.coefs_[:-1]] or [np.zeros(0)])
     max_norm = params.get("max_norm")
     history = {k: [float(v) for v in vals] for k, vals in est.history_.items()}
@@ -256,6 +258,8 @@ def run_one(model, config, seed, data, tick=None):
         "seconds": seconds,
         "history": history,
         "weight_histogram": _weight_histogram(est.coefs_),
+        "test_correct": np.packbits(test_correct).tobytes().hex(),  # which test examples it got right
+        "n_test": int(test_correct.size),
     }
 
 
@@ -411,17 +415,22 @@ def _finding(row, base, results, on_accuracy=None):
         return (f"Baseline: test accuracy {_points(acc['mean'])}% with train accuracy "
                 f"{_points(row['train_accuracy']['mean'])}%, a train-test gap of {_points(gap['mean'])} points.")
     delta = acc["mean"] - base["test_accuracy"]["mean"]
-    noise = math.hypot(acc["std"], base["test_accuracy"]["std"])
+    paired = paired_margin(results, name, base["config"])
+    if paired is not None:
+        margin, within = paired, "noise"
+    else:  # runs logged without their test examples: the seeds' spread alone, when there are seeds
+        margin = math.hypot(acc["std"], base["test_accuracy"]["std"]) if row["n_runs"] > 1 else None
+        within = "seed-to-seed noise"
     if abs(delta) < 0.0005:
         parts = ["left test accuracy unchanged"]
-    elif row["n_runs"] > 1 and abs(delta) <= noise:
-        parts = [f"changed test accuracy by {delta * 100:+.1f} points, within seed-to-seed noise "
-                 f"(±{noise * 100:.1f})"]
+    elif margin is not None and abs(delta) <= margin:
+        parts = [f"changed test accuracy by {delta * 100:+.1f} points, within {within} (±{margin * 100:.1f})"]
     else:
         verb = "raised" if delta > 0 else "lowered"
         before, after = _points(base["test_accuracy"]["mean"]), _points(acc["mean"])
         shown = abs(float(after) - float(before)) or abs(delta) * 100  # the rounded figures' own difference
-        parts = [f"{verb} test accuracy by {shown:.1f} points ({before}% → {after}%)"]
+        margin_text = f"; ±{paired * 100:.1f}" if paired is not None else ""
+        parts = [f"{verb} test accuracy by {shown:.1f} points ({before}% → {after}%{margin_text})"]
     gap_delta = gap["mean"] - base["gap"]["mean"]
     if abs(gap_delta) > 0.01:
         verb = "narrowed" if gap_delta < 0 else "widened"
@@ -437,6 +446,33 @@ def _finding(row, base, results, on_accuracy=None):
         sentence += f" It also sets {settings}, so not all of the difference is the regularizer's."
     stops = _early_stop_note(name, base["config"], results, _monitor(row["params"]), on_accuracy)
     return sentence + (" " + stops if stops else "")
+
+
+MARGIN_NOTE = ("± is two standard errors of the difference from the baseline, paired on the same test examples "
+               "and seeds: a difference within it could vanish or reverse on another test set or other seeds.")
+
+
+def _test_correct(run):
+    bits = np.frombuffer(bytes.fromhex(run["test_correct"]), dtype=np.uint8)
+    return np.unpackbits(bits, count=run["n_test"]).astype(np.int8)
+
+
+def paired_margin(results, name, base_name):
+    """Two standard errors of the difference in test accuracy between configuration ``name`` and
+    ``base_name``, paired on the same test examples and seeds: the accuracy a different test set would
+    give (the spread over examples of the per-example difference, averaged over seeds) and a different
+    set of seeds (the spread over seeds), added in quadrature. None when a run lacks its test examples
+    (a log written before they were recorded) or no seed has both."""
+    base = {r["seed"]: r for r in results if r["config"] == base_name}
+    pairs = [(r, base[r["seed"]]) for r in results if r["config"] == name and r["seed"] in base]
+    if not pairs or any("test_correct" not in r for pair in pairs for r in pair):
+        return None
+    diff = np.array([_test_correct(r) - _test_correct(b) for r, b in pairs], dtype=float)  # seeds x examples
+    per_example, per_seed = diff.mean(axis=0), diff.mean(axis=1)
+    var = per_example.var(ddof=1) / per_example.size if per_example.size > 1 else 0.0
+    if per_seed.size > 1:
+        var += per_seed.var(ddof=1) / per_seed.size
+    return 2 * math.sqrt(var)
 
 
 def _max_norm_note(name, results):
