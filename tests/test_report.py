@@ -351,8 +351,10 @@ def test_the_margin_of_a_difference_pairs_the_runs_on_their_test_examples_and_se
     assert rows[1]["finding"].startswith("stop: changed test accuracy by +25.0 points, within noise (±28.9);")
     seeds_differ = [_with_test_examples(r, [1, 1, 1, 1] if r["config"] == "stop" and r["seed"] else
                                         correct[r["config"], r["seed"]]) for r in results]
-    # per seed +.25 and +.50 (variance 1/32 over 2 seeds) on top of the examples' 0, .5, .5, .5 (1/16 over 4)
-    assert paired_margin(seeds_differ, "stop", "none") == pytest.approx(2 * (1 / 32 / 2 + 1 / 16 / 4) ** 0.5)
+    # the examples' 0, .5, .5, .5 (variance 1/16 over 4) and, with Student's t for 1 degree of freedom (12.706),
+    # the seeds' +.25 and +.50 (variance 1/32 over 2)
+    assert paired_margin(seeds_differ, "stop", "none") == pytest.approx((4 / 16 / 4 + 12.7062 ** 2 / 32 / 2) ** 0.5,
+                                                                        rel=1e-5)
     assert paired_margin(results[:2] + synthetic_results()[1][2:], "stop", "none") is None  # an older log
 
 
@@ -365,7 +367,7 @@ def test_a_difference_beyond_the_margin_shows_it():
 
 
 def test_a_run_records_which_test_examples_it_got_right():
-    from shrinkage.study import MARGIN_NOTE, _test_correct
+    from shrinkage.study import _test_correct, margin_note
 
     spec = StudySpec(data="wine", model={"hidden_layer_sizes": (4,), "max_epochs": 2},
                      configurations=[Configuration("none", {"penalty": None}, ""),
@@ -380,7 +382,8 @@ def test_a_run_records_which_test_examples_it_got_right():
     import tempfile
     with tempfile.TemporaryDirectory() as out:
         text = write_outputs(out, spec, rows, best, results, meta)["report"].read_text()
-    assert ("±" in rows[1]["finding"]) == (MARGIN_NOTE.split(":")[0] in text)
+    assert ("±" in rows[1]["finding"]) == (margin_note(1).split(":")[0] in text)
+    assert "With one seed it covers the test examples only" in margin_note(1) and "one seed" not in margin_note(3)
 
 
 def test_runs_logged_without_their_test_examples_fall_back_to_the_seeds_spread():
@@ -391,3 +394,26 @@ def test_runs_logged_without_their_test_examples_fall_back_to_the_seeds_spread()
     rows, _ = summarize(spec, results)
     assert rows[1]["finding"].startswith("stop: changed test accuracy by +1.0 points, within seed-to-seed noise "
                                          "(±5.4);")
+
+
+@pytest.mark.parametrize("seed_spread", [0.0, 0.3])
+def test_the_margin_holds_about_95_percent_of_differences_between_equal_configurations(seed_spread):
+    """Simulated studies of two configurations that differ in nothing: fixed test examples of varying
+    difficulty, each run right on an example with a logistic chance of its seed's skill minus the example's
+    difficulty (the seed moves skill by ``seed_spread``). A margin of two standard errors over three seeds
+    (instead of Student's t) let 16% of these through with a seed spread."""
+    from shrinkage.study import paired_margin
+
+    rng = np.random.default_rng(0)
+    trials, through = 300, 0
+    for _ in range(trials):
+        difficulty = rng.normal(0, 1.5, 500)
+        runs = []
+        for config in ("none", "x"):
+            for seed in range(3):
+                skill = 0.5 + rng.normal(0, seed_spread)
+                right = rng.random(500) < 1 / (1 + np.exp(difficulty - skill))
+                runs.append(_with_test_examples({"config": config, "seed": seed}, right))
+        delta = np.mean([r["test_accuracy"] for r in runs[3:]]) - np.mean([r["test_accuracy"] for r in runs[:3]])
+        through += abs(delta) > paired_margin(runs, "x", "none")
+    assert through / trials <= 0.08

@@ -73,7 +73,7 @@ def _progress(quiet, total_runs, epochs_per_run):
 def cmd_study(args):
     from .datasets import DataError
     from .report import render_table, write_outputs
-    from .study import (MARGIN_NOTE, StudyConfigError, default_spec, finished_part, finished_runs, prepare_data,
+    from .study import (StudyConfigError, default_spec, finished_part, finished_runs, margin_note, prepare_data,
                         run_study, spec_from_toml, summarize)
 
     _check_output(check_output_dir, args.out, "--out")
@@ -141,7 +141,7 @@ def cmd_study(args):
         for row in rows:
             console.print(f"• {row['finding']}", highlight=False, markup=False)
         if any("±" in row["finding"] for row in rows):
-            console.print(MARGIN_NOTE, highlight=False, markup=False)
+            console.print(margin_note(spec.seeds), highlight=False, markup=False)
         console.print(f"Report: {paths['report']}  Data: {paths['results']}, {paths['history']}",
                       highlight=False, markup=False)
     if interrupted:

@@ -21,6 +21,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import scipy.stats
 from sklearn.model_selection import train_test_split
 
 from . import _params as P
@@ -34,7 +35,7 @@ from .parameters import zero_fraction
 from .training import Callback
 
 __all__ = ["Configuration", "StudySpec", "default_spec", "spec_from_toml", "run_study", "finished_runs", "summarize",
-           "MARGIN_NOTE"]
+           "margin_note"]
 
 
 @dataclass
@@ -448,8 +449,13 @@ def _finding(row, base, results, on_accuracy=None):
     return sentence + (" " + stops if stops else "")
 
 
-MARGIN_NOTE = ("± is two standard errors of the difference from the baseline, paired on the same test examples "
-               "and seeds: a difference within it could vanish or reverse on another test set or other seeds.")
+def margin_note(seeds):
+    """What the ± of the findings means, for a study of ``seeds`` seeds per configuration."""
+    note = ("± is a 95% margin for the difference from the baseline, paired on the same test examples and "
+            "seeds: a difference within it could vanish or reverse on another test set or other seeds.")
+    if seeds == 1:
+        note += " With one seed it covers the test examples only, not training randomness: use more seeds."
+    return note
 
 
 def _test_correct(run):
@@ -458,21 +464,24 @@ def _test_correct(run):
 
 
 def paired_margin(results, name, base_name):
-    """Two standard errors of the difference in test accuracy between configuration ``name`` and
-    ``base_name``, paired on the same test examples and seeds: the accuracy a different test set would
-    give (the spread over examples of the per-example difference, averaged over seeds) and a different
-    set of seeds (the spread over seeds), added in quadrature. None when a run lacks its test examples
-    (a log written before they were recorded) or no seed has both."""
+    """A 95% margin for the difference in test accuracy between configuration ``name`` and ``base_name``,
+    paired on the same test examples and seeds: two standard errors over the test examples (of the
+    per-example difference, averaged over seeds: what another test set would change) combined in
+    quadrature with Student's t over the seeds (of the per-seed difference: what other seeds would
+    change; t, not 2, because a few seeds estimate their spread loosely). With one seed, the test
+    examples alone. None when a run lacks its test examples (a log written before they were recorded)
+    or no seed has both."""
     base = {r["seed"]: r for r in results if r["config"] == base_name}
     pairs = [(r, base[r["seed"]]) for r in results if r["config"] == name and r["seed"] in base]
     if not pairs or any("test_correct" not in r for pair in pairs for r in pair):
         return None
     diff = np.array([_test_correct(r) - _test_correct(b) for r, b in pairs], dtype=float)  # seeds x examples
     per_example, per_seed = diff.mean(axis=0), diff.mean(axis=1)
-    var = per_example.var(ddof=1) / per_example.size if per_example.size > 1 else 0.0
+    square = 4 * per_example.var(ddof=1) / per_example.size if per_example.size > 1 else 0.0
     if per_seed.size > 1:
-        var += per_seed.var(ddof=1) / per_seed.size
-    return 2 * math.sqrt(var)
+        t = scipy.stats.t.ppf(0.975, per_seed.size - 1)
+        square += t * t * per_seed.var(ddof=1) / per_seed.size
+    return math.sqrt(square)
 
 
 def _max_norm_note(name, results):
