@@ -98,7 +98,7 @@ def test_cli_sweep_writes_results_best_model_and_report(tmp_path, capsys):
                  "--jobs", "1", "--out", str(out)])
     assert code == 0
     text = capsys.readouterr().out
-    assert "★" in text and "best:" in text
+    assert "★" in text and "chosen: " in text and "one-standard-error" not in text
     assert len(read_results(out / "sweep.jsonl")) == 3 * 2 * 2
     assert load(out / "best.npz").coefs_[0].shape == (13, 16)
     page = (out / "sweep.html").read_text()
@@ -194,6 +194,60 @@ def test_best_point_breaks_score_ties_by_sparsity():
     results = [{"point": {"alpha": a}, "split": k, "score": score[a], "zero_fraction": zeros[a], "seconds": 0.1}
                for a in score for k in range(2)]
     assert summarize_sweep(spec, results)[1]["point"] == {"alpha": 1e-3}  # as accurate as 1e-4, and sparser
+
+
+def _fold_results(points):
+    """Fit results of a sweep from ``(point, [score on each fold])`` pairs."""
+    return [{"point": point, "split": k, "score": score, "zero_fraction": 0.0, "seconds": 0.1}
+            for point, per_fold in points for k, score in enumerate(per_fold)]
+
+
+def test_the_one_standard_error_rule_takes_the_largest_alpha_within_one_standard_error_of_the_best():
+    spec = SweepSpec(params={"alpha": [1e-4, 1e-3, 1e-2, 1e-1]}, cv=3)
+    results = _fold_results([({"alpha": 1e-4}, [0.90, 0.92, 0.94]), ({"alpha": 1e-3}, [0.91, 0.93, 0.95]),
+                             ({"alpha": 1e-2}, [0.91, 0.92, 0.93]), ({"alpha": 1e-1}, [0.80, 0.85, 0.90])])
+    rows, best = summarize_sweep(spec, results)
+    assert best["point"] == {"alpha": 1e-3} and "rule" not in best
+    top_se = np.std([0.91, 0.93, 0.95], ddof=1) / np.sqrt(3)  # 0.0115: the floor is 0.9185
+    assert rows[1]["score_se"] == pytest.approx(top_se)
+    rows, chosen = summarize_sweep(spec, results, choose="1se")
+    assert chosen["point"] == {"alpha": 1e-2}  # 0.92 clears the floor; 1e-1's 0.85 does not
+    assert chosen["rule"] == {"top": {"alpha": 1e-3}, "top_score": pytest.approx(0.93),
+                              "floor": pytest.approx(0.93 - top_se)}
+
+
+def test_the_one_standard_error_rule_walks_the_alpha_path_through_the_best_point():
+    spec = SweepSpec(params={"alpha": [1e-3, 1e-2], "dropout": [0.0, 0.5]}, cv=2)
+    results = _fold_results([({"alpha": 1e-3, "dropout": 0.0}, [0.90, 0.92]),  # the best point
+                             ({"alpha": 1e-2, "dropout": 0.0}, [0.50, 0.52]),  # its path: far below
+                             ({"alpha": 1e-3, "dropout": 0.5}, [0.88, 0.90]),
+                             ({"alpha": 1e-2, "dropout": 0.5}, [0.90, 0.91])])  # within reach, on another path
+    assert summarize_sweep(spec, results, choose="1se")[1]["point"] == {"alpha": 1e-3, "dropout": 0.0}
+
+
+@pytest.mark.parametrize("spec,problem", [
+    (SweepSpec(params={"dropout": [0.0, 0.5]}, cv=3), "--choose 1se walks the alpha path: sweep alpha"),
+    (SweepSpec(params={"alpha": [1e-3, 1e-2]}, cv=None, seeds=1), "--choose 1se needs a standard error"),
+])
+def test_the_one_standard_error_rule_needs_an_alpha_path_and_several_splits(spec, problem, capsys):
+    from shrinkage.sweep import check_choice
+
+    with pytest.raises(SweepError, match=re.escape(problem)):
+        check_choice(spec, "1se")
+    check_choice(spec, "best")
+    argv = ["sweep", "--data", "wine", "--param", "dropout=0,0.5", "--choose", "1se", "--out", "unused"]
+    assert main(argv) == 2  # refused before any fit: no output folder
+    assert "walks the alpha path" in capsys.readouterr().err
+
+
+def test_a_sweep_chosen_by_the_one_standard_error_rule_says_so(tmp_path, capsys):
+    argv = ["sweep", "--data", "wine", "--param", "alpha=1e-4,1e-3,1e-2", "--epochs", "3", "--cv", "2", "--jobs",
+            "1", "--choose", "1se", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Chosen by the one-standard-error rule: the largest alpha scoring at least" in out
+    report = (tmp_path / "sweep.html").read_text()
+    assert "Chosen by the one-standard-error rule" in report and report.count("★") == 1
 
 
 def test_a_new_sweep_does_not_overwrite_an_earlier_one(tmp_path, capsys):

@@ -299,8 +299,8 @@ def cmd_sweep(args):
 
     from .datasets import DataError, load_dataset
     from .serialization import save
-    from .sweep import SweepError, SweepSpec, format_point, parse_param, run_sweep, summarize_sweep
-    from .sweep import write_sweep_report
+    from .sweep import (SweepError, SweepSpec, check_choice, choice_sentence, format_point, parse_param, run_sweep,
+                        summarize_sweep, write_sweep_report)
     from .report import mean_and_spread
 
     if args.scheduler and args.jobs:
@@ -325,6 +325,10 @@ def cmd_sweep(args):
                            "give each parameter one way")
     spec = SweepSpec(data=args.data, target=args.target, params=params, model=model,
                      cv=args.cv or None, seeds=args.seeds, warm_start=args.warm_start)
+    try:
+        check_choice(spec, args.choose)
+    except SweepError as exc:
+        raise CommandError(str(exc)) from None
     from .estimators import MLPClassifier
 
     for point in spec.points():  # every point must be valid before any fit starts
@@ -354,7 +358,7 @@ def cmd_sweep(args):
         print(f"shrinkage sweep: interrupted; {len(results)} fit(s) are in {args.out}/sweep.jsonl "
               "(run again with --resume)", file=sys.stderr)
         return EXIT_INTERRUPTED
-    rows, best = summarize_sweep(spec, results)
+    rows, best = summarize_sweep(spec, results, args.choose)
     final = _checked_estimator(MLPClassifier, {**model, **best["point"], "random_state": 0})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -369,13 +373,15 @@ def cmd_sweep(args):
         for col in ("point", "validation acc %", "zero weights"):
             table.add_column(col, justify="left" if col == "point" else "right")
         for row in rows:
-            mark = "★ " if row is best else ""
+            mark = "★ " if row["point"] == best["point"] else ""
             table.add_row(mark + format_point(row["point"]),
                           mean_and_spread(row["score"], row["score_std"], row["n"], scale=100),
                           f"{100 * row['zero_fraction']:.1f}%")
         _console().print(table)
-        print(f"best: {format_point(best['point'])}; refitted on the training split: test accuracy "
+        print(f"chosen: {format_point(best['point'])}; refitted on the training split: test accuracy "
               f"{test_accuracy:.4f}; saved {Path(args.out) / 'best.npz'}; report {report}")
+        if best.get("rule"):
+            print(choice_sentence(best))
     return 0
 
 
@@ -538,6 +544,9 @@ def build_parser():
                        help="run the fits on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs shrinkage[dask])")
     sweep.add_argument("--out", default="shrinkage-sweep", help="output folder (default: shrinkage-sweep)")
     sweep.add_argument("--resume", action="store_true", help="skip the fits already in DIR/sweep.jsonl")
+    sweep.add_argument("--choose", choices=["best", "1se"], default="best",
+                       help="best: the best mean score (the default); 1se: the largest alpha within one standard "
+                            "error of it (glmnet's lambda.1se)")
     sweep.add_argument("--warm-start", action="store_true",
                        help="walk alpha from strong to weak, each fit starting from the previous weights")
     sweep.add_argument("--quiet", action="store_true", help="print only errors")

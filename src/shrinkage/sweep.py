@@ -38,7 +38,8 @@ from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
 from .parameters import zero_fraction
 
-__all__ = ["parse_param", "SweepSpec", "tasks_of", "run_sweep", "summarize_sweep", "read_results"]
+__all__ = ["parse_param", "SweepSpec", "tasks_of", "run_sweep", "summarize_sweep", "check_choice", "CHOICES",
+           "choice_sentence", "read_results"]
 
 
 class SweepError(ValueError):
@@ -311,8 +312,29 @@ def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None, schedul
     return results, interrupted
 
 
-def summarize_sweep(spec, results):
-    """Per point: mean and std of the score and of the zero fraction; the best point."""
+CHOICES = ("best", "1se")
+
+
+def check_choice(spec, choose):
+    """Whether ``spec`` can be summarized by the rule ``choose``; a SweepError says why not."""
+    if choose not in CHOICES:
+        raise SweepError(f"--choose must be one of {', '.join(CHOICES)}; got {choose!r}")
+    if choose == "1se":
+        if "alpha" not in spec.params:
+            raise SweepError("--choose 1se walks the alpha path: sweep alpha (--param alpha=...)")
+        if (spec.cv or spec.seeds) < 2:
+            raise SweepError("--choose 1se needs a standard error: score each point on several splits "
+                             "(--cv K, or --cv 0 with --seeds N >= 2)")
+
+
+def summarize_sweep(spec, results, choose="best"):
+    """Per point: mean, std and standard error of the score, and the mean zero fraction; the chosen point.
+
+    ``choose="best"``: the best mean score (on a tie, the sparser point). ``"1se"``: the one-standard-error
+    rule (Hastie, Tibshirani & Friedman, glmnet's ``lambda.1se``): along the alpha path through the best
+    point (its other parameters fixed), the largest alpha whose mean score is within one standard error
+    of the best point's, the simplest model the data cannot tell apart from the best.
+    """
     rows = []
     for point in spec.points():
         runs = [r for r in results if r["point"] == point]
@@ -320,11 +342,34 @@ def summarize_sweep(spec, results):
             continue
         scores = np.array([r["score"] for r in runs])
         zeros = np.array([r["zero_fraction"] for r in runs])
+        se = float(scores.std(ddof=1) / np.sqrt(len(scores))) if len(scores) > 1 else float("nan")
         rows.append({"point": point, "n": len(runs), "score": float(scores.mean()),
-                     "score_std": float(scores.std()), "zero_fraction": float(zeros.mean()),
+                     "score_std": float(scores.std()), "score_se": se, "zero_fraction": float(zeros.mean()),
                      "seconds": float(sum(r["seconds"] for r in runs))})
     best = max(rows, key=lambda r: (r["score"], r["zero_fraction"])) if rows else None
+    if choose == "1se" and best is not None:
+        best = _one_standard_error(rows, best)
     return rows, best
+
+
+def _one_standard_error(rows, top):
+    """The row with the largest alpha among those on ``top``'s alpha path that score within one standard
+    error of it; it records the rule's figures for the report."""
+    others = {k: v for k, v in top["point"].items() if k != "alpha"}
+    floor = top["score"] - (top["score_se"] if math.isfinite(top["score_se"]) else 0.0)  # one split: no SE
+    path = [r for r in rows if {k: v for k, v in r["point"].items() if k != "alpha"} == others]
+    chosen = max((r for r in path if r["score"] >= floor), key=lambda r: r["point"]["alpha"])
+    return {**chosen, "rule": {"top": top["point"], "top_score": top["score"], "floor": floor}}
+
+
+def choice_sentence(chosen):
+    """How the chosen point was chosen, when by the one-standard-error rule; else empty."""
+    rule = chosen.get("rule")
+    if rule is None:
+        return ""
+    return (f"Chosen by the one-standard-error rule: the largest alpha scoring at least {100 * rule['floor']:.1f}%, "
+            f"one standard error below the best point ({format_point(rule['top'])}, "
+            f"{100 * rule['top_score']:.1f}%).")
 
 
 def format_point(point):
@@ -397,7 +442,7 @@ def write_sweep_report(out_dir, spec, rows, best, meta):
     )
     best_attr, star = ' class="best"', "★ "
     body = "".join(
-        f"<tr{best_attr if row is best else ''}><td>{star if row is best else ''}"
+        f"<tr{best_attr if row['point'] == best['point'] else ''}><td>{star if row['point'] == best['point'] else ''}"
         f"{e(format_point(row['point']))}</td>"
         f"<td>{mean_and_spread(row['score'], row['score_std'], row['n'], scale=100)}</td>"
         f"<td>{100 * row['zero_fraction']:.1f}%</td><td>{row['n']}</td></tr>"
@@ -413,7 +458,8 @@ def write_sweep_report(out_dir, spec, rows, best, meta):
 <h1>Regularization path on {e(meta['dataset'])}</h1>
 <p>{len(rows)} points scored by {e(scoring)}; fixed model settings <code>{e(json.dumps(spec.model))}</code>.
 Chosen point: <b>{e(format_point(best['point']))}</b>, validation accuracy {100 * best['score']:.1f}%,
-test accuracy after refitting on the whole training split {100 * meta['test_accuracy']:.1f}%.</p>
+test accuracy after refitting on the whole training split {100 * meta['test_accuracy']:.1f}%.
+{e(choice_sentence(best))}</p>
 {plots}
 <h2>All points</h2>
 <table><tr><th>point</th><th>validation acc %</th><th>zero weights</th><th>fits</th></tr>{body}</table>
