@@ -368,7 +368,7 @@ def test_a_difference_beyond_the_margin_shows_it():
                                          "narrowed the train-test gap from 25.0 to 5.0 points.")
 
 
-def test_a_run_records_which_test_examples_it_got_right():
+def test_a_run_records_which_test_examples_it_got_right(tmp_path):
     from shrinkage.study import _test_correct, margin_note
 
     spec = StudySpec(data="wine", model={"hidden_layer_sizes": (4,), "max_epochs": 2},
@@ -381,9 +381,7 @@ def test_a_run_records_which_test_examples_it_got_right():
     rows, best = summarize(spec, results)
     meta = {"dataset": "wine", "dataset_description": "wine", "n_train": 1, "n_val": 1, "n_test": 1,
             "n_features": 13, "seconds": 1.0, "jobs": 1, "version": "test"}
-    import tempfile
-    with tempfile.TemporaryDirectory() as out:
-        text = write_outputs(out, spec, rows, best, results, meta)["report"].read_text()
+    text = write_outputs(tmp_path, spec, rows, best, results, meta)["report"].read_text()
     assert ("±" in rows[1]["finding"]) == (margin_note(1).split(":")[0] in text)
     assert "With one seed it covers the test examples only" in margin_note(1) and "one seed" not in margin_note(3)
 

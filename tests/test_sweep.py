@@ -229,15 +229,20 @@ def test_the_one_standard_error_rule_walks_the_alpha_path_through_the_best_point
     (SweepSpec(params={"dropout": [0.0, 0.5]}, cv=3), "--choose 1se walks the alpha path: sweep alpha"),
     (SweepSpec(params={"alpha": [1e-3, 1e-2]}, cv=None, seeds=1), "--choose 1se needs a standard error"),
 ])
-def test_the_one_standard_error_rule_needs_an_alpha_path_and_several_splits(spec, problem, capsys):
+def test_the_one_standard_error_rule_needs_an_alpha_path_and_several_splits(spec, problem):
     from shrinkage.sweep import check_choice
 
     with pytest.raises(SweepError, match=re.escape(problem)):
         check_choice(spec, "1se")
     check_choice(spec, "best")
-    argv = ["sweep", "--data", "wine", "--param", "dropout=0,0.5", "--choose", "1se", "--out", "unused"]
-    assert main(argv) == 2  # refused before any fit: no output folder
-    assert "walks the alpha path" in capsys.readouterr().err
+
+
+def test_the_command_refuses_the_one_standard_error_rule_before_any_fit(tmp_path, capsys):
+    argv = ["sweep", "--data", "wine", "--param", "alpha=1e-3,1e-2", "--cv", "0", "--choose", "1se",
+            "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert "--choose 1se needs a standard error" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 def test_a_sweep_chosen_by_the_one_standard_error_rule_says_so(tmp_path, capsys):
