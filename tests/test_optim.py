@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from shrinkage.optim import SGD, Adam, Updater, axpy, build_regularizers, max_norm_project
-from shrinkage.parameters import Parameters, zero_fraction
+from shrinkage.parameters import Parameters, prunable_fraction, zero_fraction
 
 rng = np.random.default_rng(4)
 
@@ -390,3 +390,15 @@ def test_zero_fraction_counts_exact_zeros_of_the_weights_only():
     assert zero_fraction(params.coefs) == 4 / 9
     params.coefs[1][1, 0] = 1e-30  # tiny is not zero
     assert zero_fraction(params.coefs) == 4 / 9
+
+
+def test_a_hidden_unit_is_prunable_without_a_nonzero_incoming_or_outgoing_weight():
+    W1, W2, W3 = np.ones((3, 4)), np.ones((4, 2)), np.ones((2, 5))
+    W1[:, 0] = 0.0  # unit 0 of the first hidden layer: nothing comes in
+    W2[1, :] = 0.0  # unit 1: nothing goes out
+    W1[0, 2] = W2[3, 0] = 0.0  # units 2 and 3 keep other weights
+    W3[1, :4] = 0.0  # unit 1 of the second hidden layer still feeds one output
+    assert prunable_fraction([W1, W2, W3]) == 2 / 6
+    W2[:, 1] = 0.0  # unit 1 of the second layer loses its inputs, and first-layer unit 3 its last output
+    assert prunable_fraction([W1, W2, W3]) == 4 / 6
+    assert prunable_fraction([W3]) is None  # a linear model has no hidden units

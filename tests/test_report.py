@@ -417,3 +417,15 @@ def test_the_margin_holds_about_95_percent_of_differences_between_equal_configur
         delta = np.mean([r["test_accuracy"] for r in runs[3:]]) - np.mean([r["test_accuracy"] for r in runs[:3]])
         through += abs(delta) > paired_margin(runs, "x", "none")
     assert through / trials <= 0.08
+
+
+def test_the_l1_finding_says_how_many_hidden_units_its_zeros_cut_off():
+    spec, results = synthetic_results()
+    for r in results:
+        if r["config"] == "stop":
+            r.update(zero_fraction=0.3, prunable_units=0.05 + 0.02 * r["seed"])
+    rows, _ = summarize(spec, results)
+    assert ("set 30% of the weights exactly to zero, leaving 6% of the hidden units prunable (no nonzero "
+            "incoming or outgoing weight)") in rows[1]["finding"]
+    results[2]["prunable_units"] = None  # a network without hidden units, or a run from an older log
+    assert "prunable" not in summarize(spec, results)[0][1]["finding"]

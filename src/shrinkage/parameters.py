@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Parameters", "zero_fraction"]
+__all__ = ["Parameters", "zero_fraction", "prunable_fraction"]
 
 
 def zero_fraction(coefs):
     """The fraction of the weights in ``coefs`` (a list of weight matrices, biases apart) that are exactly 0."""
     return float(sum(np.count_nonzero(W == 0) for W in coefs) / max(sum(W.size for W in coefs), 1))
+
+
+def prunable_fraction(coefs):
+    """The fraction of the hidden units of a network with weight matrices ``coefs`` that could be removed:
+    those left with no nonzero incoming weight (a constant output, which the next layer's biases can take)
+    or no nonzero outgoing weight (an output nothing reads). None without hidden units."""
+    hidden = [np.all(W_in == 0, axis=0) | np.all(W_out == 0, axis=1) for W_in, W_out in zip(coefs[:-1], coefs[1:])]
+    return float(np.concatenate(hidden).mean()) if hidden else None
 
 
 class Parameters:

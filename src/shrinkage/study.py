@@ -31,7 +31,7 @@ from .datasets import load_dataset
 from .early_stopping import EarlyStopping
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
-from .parameters import zero_fraction
+from .parameters import prunable_fraction, zero_fraction
 from .training import Callback
 
 __all__ = ["Configuration", "StudySpec", "default_spec", "spec_from_toml", "run_study", "finished_runs", "summarize",
@@ -251,6 +251,7 @@ def run_one(model, config, seed, data, tick=None):
         "gap": float(train_acc - test_acc),
         "best_val_loss": float(np.nanmin(history["val_loss"])),
         "zero_fraction": zero_fraction(est.coefs_),
+        "prunable_units": prunable_fraction(est.coefs_),
         "max_hidden_norm": float(hidden_norms.max()) if hidden_norms.size else None,
         "at_max_norm": float(np.mean(hidden_norms >= 0.999 * max_norm)) if max_norm and hidden_norms.size else None,
         "epochs": int(est.n_epochs_),
@@ -439,7 +440,7 @@ def _finding(row, base, results, on_accuracy=None):
         parts.append(f"{verb} the train-test gap from {_points(base['gap']['mean'])} to {_points(gap['mean'])} points")
     zeros = row["zero_fraction"]["mean"]
     if zeros > 0.01:
-        parts.append(f"set {zeros * 100:.0f}% of the weights exactly to zero")
+        parts.append(f"set {zeros * 100:.0f}% of the weights exactly to zero" + _prunable_note(name, results))
     sentence = f"{name}: " + "; ".join(parts) + "."
     sentence += _max_norm_note(name, results)
     others = {k: v for k, v in row["params"].items() if k not in REGULARIZATION_PARAMS}
@@ -483,6 +484,18 @@ def paired_margin(results, name, base_name):
         t = scipy.stats.t.ppf(0.975, per_seed.size - 1)
         square += t * t * per_seed.var(ddof=1) / per_seed.size
     return math.sqrt(square)
+
+
+def _prunable_note(name, results):
+    """``", leaving 6% of the hidden units prunable (...)"`` when the zeros cut whole units off; runs from an
+    older log (without the count) or without hidden units say nothing."""
+    shares = [r.get("prunable_units") for r in results if r["config"] == name]
+    if not shares or any(share is None for share in shares):
+        return ""
+    share = float(np.mean(shares))
+    if share < 0.01:
+        return ""
+    return f", leaving {share * 100:.0f}% of the hidden units prunable (no nonzero incoming or outgoing weight)"
 
 
 def _max_norm_note(name, results):
