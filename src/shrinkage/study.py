@@ -238,8 +238,8 @@ def run_one(model, config, seed, data, tick=None):
     except ValueError as exc:  # a setting that only the data can refuse, such as an unknown class label
         raise StudyConfigError(f"configuration {config.name!r} cannot be trained on this data: {exc}") from None
     seconds = time.perf_counter() - started
-    train_acc, test_acc = est.score(X_tr, y_tr), est.score(X_te, y_te)
-    test_correct = est.predict(X_te) == y_te
+    test_correct = est.predict(X_te) == y_te  # which test examples it got right, kept for the paired margins
+    train_acc, test_acc = est.score(X_tr, y_tr), float(test_correct.mean())
     hidden_norms = np.concatenate([np.linalg.norm(W, axis=0) for W in est.coefs_[:-1]] or [np.zeros(0)])
     max_norm = params.get("max_norm")
     history = {k: [float(v) for v in vals] for k, vals in est.history_.items()}
@@ -260,7 +260,7 @@ def run_one(model, config, seed, data, tick=None):
         "seconds": seconds,
         "history": history,
         "weight_histogram": _weight_histogram(est.coefs_),
-        "test_correct": np.packbits(test_correct).tobytes().hex(),  # which test examples it got right
+        "test_correct": np.packbits(test_correct).tobytes().hex(),
         "n_test": int(test_correct.size),
     }
 
