@@ -74,7 +74,7 @@ def cmd_study(args):
     from .datasets import DataError
     from .report import render_table, write_outputs
     from .study import (StudyConfigError, default_spec, finished_part, finished_runs, margin_note, prepare_data,
-                        run_study, spec_from_toml, summarize)
+                        run_study, shows_margins, spec_from_toml, summarize)
 
     _check_output(check_output_dir, args.out, "--out")
     try:
@@ -140,7 +140,7 @@ def cmd_study(args):
                      title=f"shrinkage study on {dataset.name} ({_count(spec.seeds, 'seed')}, {seconds:.0f}s)")
         for row in rows:
             console.print(f"• {row['finding']}", highlight=False, markup=False)
-        if any("±" in row["finding"] for row in rows):
+        if shows_margins(rows):
             console.print(margin_note(spec.seeds), highlight=False, markup=False)
         console.print(f"Report: {paths['report']}  Data: {paths['results']}, {paths['history']}",
                       highlight=False, markup=False)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .study import HIST_EDGES, METRICS, margin_note
+from .study import HIST_EDGES, METRICS, margin_note, shows_margins
 
 __all__ = ["write_outputs", "render_table", "format_row", "mean_and_spread", "png_base64", "CSS"]
 
@@ -193,7 +193,7 @@ def render_html(spec, rows, best, results, meta):
         cls = ' class="best"' if row["config"] == best else ""
         body.append(f"<tr{cls}>{tds}</tr>")
     findings = "".join(f"<li>{e(row['finding'])}</li>" for row in rows)
-    margin = f"<p>{e(margin_note(spec.seeds))}</p>" if any("±" in row["finding"] for row in rows) else ""
+    margin = f"<p>{e(margin_note(spec.seeds))}</p>" if shows_margins(rows) else ""
     configs = "".join(
         f"<li><code>{e(c.name)}</code>: {e(c.description)} <code>{e(json.dumps(c.params))}</code></li>"
         for c in spec.configurations

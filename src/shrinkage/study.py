@@ -35,7 +35,7 @@ from .parameters import prunable_fraction, zero_fraction
 from .training import Callback
 
 __all__ = ["Configuration", "StudySpec", "default_spec", "spec_from_toml", "run_study", "finished_runs", "summarize",
-           "margin_note"]
+           "margin_note", "shows_margins"]
 
 
 @dataclass
@@ -126,11 +126,16 @@ def _check_params(source, params):
         if key == "hidden_layer_sizes" and isinstance(value, list):
             value = tuple(value)
         clean[key] = value
-    try:  # fail now, naming the parameter, not in the middle of the study
-        MLPClassifier(**from_plain_values({**DEFAULT_MODEL, **clean}))._check_params()
+    _check_estimator_settings(source, {**DEFAULT_MODEL, **clean})
+    return clean
+
+
+def _check_estimator_settings(source, params):
+    """Fail now, naming the parameter, not in the middle of the study: a StudyConfigError from ``source``."""
+    try:
+        MLPClassifier(**from_plain_values(params))._check_params()
     except ValueError as exc:
         raise StudyConfigError(f"{source}: {exc}") from None
-    return clean
 
 
 def spec_from_toml(path):
@@ -189,10 +194,8 @@ def _check_merged(path, spec):
     """Each configuration as it runs, over the file's [model]: a [model] setting that a configuration
     leaves unused (such as alpha beside penalty = "none") fails now, not in the middle of the study."""
     for config in spec.configurations:
-        try:
-            MLPClassifier(**from_plain_values({**spec.model, **config.params}))._check_params()
-        except ValueError as exc:
-            raise StudyConfigError(f"{path}: configuration {config.name!r} over [model]: {exc}") from None
+        _check_estimator_settings(f"{path}: configuration {config.name!r} over [model]",
+                                  {**spec.model, **config.params})
 
 
 # ------------------------------------------------------------------- running
@@ -449,6 +452,12 @@ def _finding(row, base, results, on_accuracy=None):
         sentence += f" It also sets {settings}, so not all of the difference is the regularizer's."
     stops = _early_stop_note(name, base["config"], results, _monitor(row["params"]), on_accuracy)
     return sentence + (" " + stops if stops else "")
+
+
+def shows_margins(rows):
+    """Whether any finding of :func:`summarize`'s ``rows`` shows a margin (±), which :func:`margin_note`
+    explains."""
+    return any("±" in row["finding"] for row in rows)
 
 
 def margin_note(seeds):
