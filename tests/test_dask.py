@@ -21,9 +21,16 @@ SPEC = dict(params={"alpha": [1e-4, 1e-3, 1e-2, 1e-1]}, cv=2,
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        yield cluster
+    # Starting worker processes sets OPENBLAS_NUM_THREADS=1 and the like in this process's environment too;
+    # put it back, or later tests' subprocesses would run single-threaded BLAS, which rounds differently.
+    environ = dict(os.environ)
+    try:
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                          dashboard_address=None) as cluster:
+            yield cluster
+    finally:
+        os.environ.clear()
+        os.environ.update(environ)
 
 
 @pytest.fixture(scope="module")
