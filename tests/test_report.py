@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from shrinkage.report import format_row, mean_and_spread, write_outputs
-from shrinkage.study import Configuration, StudySpec, prepare_data, run_study, summarize
+from shrinkage.study import Configuration, StudySpec, prepare_data, run_study, shows_margins, summarize
 
 VOID = {"meta", "img", "br", "hr", "link", "input"}
 EVIL = '<script>alert("x")</script>&'
@@ -393,7 +393,8 @@ def test_runs_logged_without_their_test_examples_fall_back_to_the_seeds_spread()
             r["test_accuracy"] = 0.74 + 0.04 * r["seed"]
     rows, _ = summarize(spec, results)
     assert rows[1]["finding"].startswith("stop: changed test accuracy by +1.0 points, within seed-to-seed noise "
-                                         "(±5.4);")
+                                         "(spread 5.4 points);")
+    assert not shows_margins(rows)  # the note on ± describes the paired margin, which these runs lack
 
 
 @pytest.mark.parametrize("seed_spread", [0.0, 0.3])

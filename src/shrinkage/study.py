@@ -429,7 +429,9 @@ def _finding(row, base, results, on_accuracy=None):
     if abs(delta) < 0.0005:
         parts = ["left test accuracy unchanged"]
     elif margin is not None and abs(delta) <= margin:
-        parts = [f"changed test accuracy by {delta * 100:+.1f} points, within {within} (±{margin * 100:.1f})"]
+        # only the paired margin is a "±", which margin_note explains; the seeds' spread is named as such
+        size = f"±{margin * 100:.1f}" if paired is not None else f"spread {margin * 100:.1f} points"
+        parts = [f"changed test accuracy by {delta * 100:+.1f} points, within {within} ({size})"]
     else:
         verb = "raised" if delta > 0 else "lowered"
         before, after = _points(base["test_accuracy"]["mean"]), _points(acc["mean"])
