@@ -182,7 +182,7 @@ _TRAIN_FLAGS = {  # flag -> (estimator parameter, argparse type, help); the esti
     "batch_size": ("batch_size", _parsed_as(lambda s: s if s == "auto" else int(s), "an integer or auto"),
                    "samples per step"),
     "max_epochs": ("max_epochs", _INTEGER, "most passes over the training data"),
-    "random_state": ("random_state", _INTEGER, "seed: the same seed gives bit-identical results"),
+    "random_state": ("random_state", _INTEGER, "seed: the same seed gives bit-identical results on one machine"),
 }
 
 

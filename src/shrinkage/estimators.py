@@ -234,7 +234,8 @@ _COMMON_DOC = """penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
         runs out of epochs.
     shuffle : bool, default=True
     random_state : int, Generator or None, default=None
-        Seeds every random draw; the same value gives bit-identical results.
+        Seeds every random draw; the same value gives bit-identical results on the same
+        machine and number of BLAS threads (BLAS libraries round differently across them).
     verbose : int, default=0
     dtype : {"float32", "float64"}, default="float32"
     warm_start : bool, default=False
