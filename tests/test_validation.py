@@ -207,6 +207,8 @@ BAD_DATA = [
     ("mixed label types", lambda: (X, np.array(["a", 1] * 20, dtype=object)),
      "y must hold labels of one type (all strings or all numbers)"),
     ("1-D X", lambda: (X[:, 0], y), "Expected 2D array, got 1D array instead"),
+    ("multilabel y", lambda: (X, np.c_[y, 1 - y]),
+     "takes one label per sample, y of shape (n_samples,); got y of shape (40, 2), several labels per sample"),
 ]
 
 

@@ -21,8 +21,26 @@ from .network_estimator import FITTED, NetworkEstimator, TrainingDivergedWarning
 __all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "TrainingDivergedWarning"]
 
 
+def _shape(y):
+    """The shape of an array, or of a (non-ragged) list or tuple of labels; else ``()``."""
+    if hasattr(y, "shape"):
+        return tuple(y.shape)
+    try:
+        return np.shape(y) if isinstance(y, (list, tuple)) else ()
+    except ValueError:  # ragged: scikit-learn's own check says so
+        return ()
+
+
 class _ClassifierBase(ClassifierMixin, NetworkEstimator):
     _output_losses = ("softmax", "hinge")
+
+    def _validate_xy(self, X, y, reset):
+        shape = _shape(y)
+        if len(shape) == 2 and shape[1] != 1:
+            raise ValueError(f"{type(self).__name__} takes one label per sample, y of shape (n_samples,); got y of "
+                             f"shape {shape}, several labels per sample (multilabel or multi-output): fit one "
+                             "classifier per column, for example with sklearn.multioutput.MultiOutputClassifier")
+        return super()._validate_xy(X, y, reset)
 
     def _encode_targets(self, y, reset, classes=None):
         try:
