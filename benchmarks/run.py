@@ -362,6 +362,33 @@ def regularizer_overheads(quick):
     return results
 
 
+def optimizer_step_in_epoch(quick):
+    """The W2 optimizer step (SGD, momentum, L2), timed inside training epochs and alone, in us: the
+    matrix products between two steps push the parameters, gradient and velocity (three arrays of
+    2.6 MiB) out of cache, so in an epoch the step reads them back from memory, which no library
+    can skip; alone it finds them in cache."""
+    w = WORKLOADS["W2"]
+    n = w.n_samples // 8 if quick else w.n_samples // 2
+    X, y = make_data(w, n)
+    _, trainer = shrinkage_trainer(w, X, y)
+    step, params, scale = trainer.updater.step, trainer.parameters, trainer.updater.gradient_scale
+    in_epoch = []
+
+    def timed_step(parameters, grad_scale):
+        started = time.perf_counter()
+        step(parameters, grad_scale)
+        in_epoch.append(time.perf_counter() - started)
+
+    trainer.updater.step = timed_step
+    alone = []
+    for _ in range(2 if quick else 4):
+        one_epoch(trainer)
+        alone.append(timed(lambda: [step(params, scale) for _ in range(n // w.batch)]) / (n // w.batch))
+    trainer.updater.step = step
+    return {"W2 SGD step (momentum, L2) in a training epoch (us)": 1e6 * statistics.median(in_epoch),
+            "W2 SGD step (momentum, L2) alone, repeated (us)": 1e6 * statistics.median(alone)}
+
+
 def dropout_switch(trainer):
     """``switch(on)``: the network's Dropout layers at their p, or at p = 0 (the identity)."""
     from shrinkage.layers import Dropout
@@ -547,6 +574,7 @@ def main(argv=None):
     rows = run([k.strip() for k in args.workloads.split(",")], args.quick)
     micro_results = micro(50 if args.quick else 200)
     micro_results.update(regularizer_overheads(args.quick))
+    micro_results.update(optimizer_step_in_epoch(args.quick))
     report(rows, micro_results)
     env = environment()
     print("environment: " + ", ".join(f"{k} {'; '.join(v) if isinstance(v, list) else v}" for k, v in env.items()))
