@@ -484,7 +484,7 @@ def report(rows, micro_results):
               f"(1.5 x (params + momentum + one batch's activations))")
     print("\nmicro-benchmarks:")
     for k, v in micro_results.items():
-        print(f"  {k:60} {v:.3g}" if isinstance(v, float) else f"  {k:60} {v}")
+        print(f"  {k:60} {v:.4g}" if isinstance(v, float) else f"  {k:60} {v}")
     print(f"\nnote: scikit-learn has no dropout, so its rows do less work on W1/W2. "
           f"Machine: {CORES} cores; load average {os.getloadavg()[0]:.2f}.")
 
