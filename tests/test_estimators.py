@@ -215,21 +215,51 @@ def test_scikit_learn_names_for_epochs_and_loss_curve(digits_split):
 def test_convergence_warning_only_when_epochs_run_out(digits_split):
     X_tr, _, y_tr, _ = digits_split
     with pytest.warns(ConvergenceWarning, match="ran all max_epochs=2 epochs") as caught:
-        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, random_state=0).fit(X_tr, y_tr)
+        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2, learning_rate=0.01, random_state=0).fit(X_tr, y_tr)
     assert caught[0].filename == __file__  # the user's fit line
     with pytest.warns(ConvergenceWarning) as caught:  # through scikit-learn: its frame, the first outside
-        make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2)).fit(X_tr, y_tr)
+        make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(8,), max_epochs=2,
+                                                      learning_rate=0.01)).fit(X_tr, y_tr)
     assert "sklearn" in caught[0].filename
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
-        MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, patience=0, learning_rate=0.5,
+        MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, patience=0, learning_rate=0.05,
                       max_epochs=100, random_state=0).fit(X_tr, y_tr)
     # the advice fits the settings: early stopping is not suggested to a fit that has it
     with pytest.warns(ConvergenceWarning, match=r"converged\. Increase max_epochs or set early_stopping=True\.$"):
-        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=1, random_state=0).fit(X_tr, y_tr)
+        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=1, learning_rate=0.01, random_state=0).fit(X_tr, y_tr)
     with pytest.warns(ConvergenceWarning, match=r"converged\. Increase max_epochs \(early stopping had not "
                                                 r"stopped it\)\.$"):
-        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=4, early_stopping=True, random_state=0).fit(X_tr, y_tr)
+        MLPClassifier(hidden_layer_sizes=(8,), max_epochs=4, early_stopping=True, learning_rate=0.01,
+                      random_state=0).fit(X_tr, y_tr)
+
+
+def test_a_fit_that_learned_nothing_says_so_and_why(digits_split):
+    X_tr, _, y_tr, _ = digits_split
+    start = r"ended with a training loss of [\d.e+]+, no lower than {} gives \([\d.]+\): it has learned nothing"
+    # a learning rate that blows training up on unscaled data: finite losses, so no divergence stop
+    with pytest.warns(ConvergenceWarning, match=start.format("predicting the class frequencies") + r" from X\. Its "
+                      r"loss is above twice that of all-zero outputs \(2\.303\): training blew up; lower learning_rate "
+                      r"\(now 1\.0\) or standardize X\.$") as got:
+        clf = MLPClassifier(hidden_layer_sizes=(32,), learning_rate=1.0, max_epochs=10, random_state=0)
+        clf.fit(X_tr * 100, y_tr)
+    assert len(got) == 1 and got[0].filename == __file__ and clf.stop_reason_ == "max_epochs"
+    # too few epochs and too small a learning rate for targets far from 0
+    with pytest.warns(ConvergenceWarning, match=start.format("predicting the mean target") + r" from X\. Check "
+                      r"learning_rate \(now 0\.001\) against the data's scale \(standardize X and y\), max_epochs "
+                      r"\(now 3\) and the penalty \(alpha=0\.001\)\.$"):
+        MLPRegressor(hidden_layer_sizes=(8,), max_epochs=3, random_state=0).fit(X_tr, y_tr + 1000.0)
+    # a penalty that leaves nothing but the biases
+    with pytest.warns(ConvergenceWarning, match=r"learned nothing from X\. Check .*the penalty \(alpha=10\.0\)\.$"):
+        MLPClassifier(hidden_layer_sizes=(8,), alpha=10.0, max_epochs=30, learning_rate=0.01,
+                      random_state=0).fit(X_tr, y_tr)
+    with pytest.warns(ConvergenceWarning, match=start.format("all-zero scores")):
+        LinearClassifier(loss="hinge", penalty=None, learning_rate=100.0, max_epochs=5, random_state=0).fit(
+            X_tr * 100, y_tr)
+    with warnings.catch_warnings():  # a sound fit, and partial_fit (one pass, by design short), stay silent
+        warnings.simplefilter("error", ConvergenceWarning)
+        LinearClassifier(max_epochs=300, random_state=0).fit(X_tr, y_tr)
+        MLPClassifier(hidden_layer_sizes=(8,)).partial_fit(X_tr, y_tr, classes=np.unique(y_tr))
 
 
 def test_convergence_warning_only_while_the_training_loss_still_falls(digits_split):

@@ -110,3 +110,26 @@ def test_weighted_losses_keep_float32(loss):
     out, y = loss_case(loss, n=5, k=3)
     out, y = out.astype(np.float32), (y.astype(np.float32) if isinstance(loss, SquaredError) else y)
     assert loss(out, y, np.full(5, 2.0, dtype=np.float32))[1].dtype == np.float32
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_constant_value_is_the_loss_of_its_constant_prediction(weighted):
+    rng = np.random.default_rng(0)
+    target = rng.choice(4, size=50, p=[0.5, 0.3, 0.2, 0.0])  # a class with no sample
+    weight = rng.uniform(0.5, 1.5, 50) if weighted else None
+    if weighted:
+        weight /= weight.mean()
+    freq = np.bincount(target, weights=weight, minlength=4) / 50
+    logits = np.tile(np.log(np.maximum(freq, 1e-300)), (50, 1))
+    ce = SoftmaxCrossEntropy()
+    assert ce.constant_value(target, weight, 4) == pytest.approx(ce.value(logits, target, weight), rel=1e-12)
+    assert ce.constant_value(target, weight, 4) < ce.value(logits + [0.1, 0, 0, 0], target, weight)  # the best
+    hinge = MulticlassHinge()
+    assert hinge.constant_value(target, weight, 4) == pytest.approx(hinge.value(np.zeros((50, 4)), target, weight))
+    y = rng.normal(3.0, 2.0, (50, 2))
+    sq = SquaredError()
+    mean = np.average(y, axis=0, weights=weight)
+    assert sq.constant_value(y, weight, 2) == pytest.approx(sq.value(np.tile(mean, (50, 1)), y, weight))
+    assert sq.constant_value(y, weight, 2) < sq.value(np.tile(mean + 0.1, (50, 1)), y, weight)
+    for loss, k, t in ((ce, 4, target), (hinge, 4, target), (sq, 2, y)):
+        assert loss.zero_output_value(t, weight, k) == pytest.approx(loss.value(np.zeros((50, k)), t, weight))

@@ -45,6 +45,7 @@ class SoftmaxCrossEntropy:
     """
 
     name = "softmax"
+    constant = "predicting the class frequencies"  # what constant_value predicts
 
     def __init__(self):
         self._shape = self._row_starts = self._ones = None
@@ -88,6 +89,18 @@ class SoftmaxCrossEntropy:
         return z, picked, z @ self._ones
 
     @staticmethod
+    def constant_value(target, weight, n_outputs):
+        """The loss of the best constant prediction, the (weighted) class frequencies: their entropy."""
+        freq = np.bincount(target, weights=weight, minlength=n_outputs) / len(target)
+        freq = freq[freq > 0]
+        return float(-np.sum(freq * np.log(freq)))
+
+    @staticmethod
+    def zero_output_value(target, weight, n_outputs):
+        """The loss of all-zero logits (uniform probabilities): ``log(n_outputs)``."""
+        return float(np.log(n_outputs))
+
+    @staticmethod
     def output(logits):
         """Class probabilities."""
         return softmax(logits)
@@ -102,6 +115,7 @@ class MulticlassHinge:
     """
 
     name = "hinge"
+    constant = "all-zero scores"  # what constant_value predicts
 
     def _margins(self, scores, target):
         rows = np.arange(scores.shape[0])
@@ -127,6 +141,13 @@ class MulticlassHinge:
         return _mean(margins.sum(axis=1), weight)
 
     @staticmethod
+    def constant_value(target, weight, n_outputs):
+        """The loss of all-zero scores (every margin 1): ``n_outputs - 1``."""
+        return float(n_outputs - 1)
+
+    zero_output_value = constant_value
+
+    @staticmethod
     def output(scores):
         return scores
 
@@ -140,6 +161,7 @@ class SquaredError:
     """
 
     name = "squared_error"
+    constant = "predicting the mean target"  # what constant_value predicts
 
     def value(self, pred, target, weight=None):
         return self._value(pred - target, weight)
@@ -153,6 +175,14 @@ class SquaredError:
         if weight is None:
             return float(0.5 * np.vdot(diff, diff) / diff.shape[0])
         return _mean(0.5 * np.einsum("ij,ij->i", diff, diff), weight)
+
+    def constant_value(self, target, weight, n_outputs):
+        """The loss of the best constant prediction, the (weighted) mean of the targets."""
+        return self.value(np.average(target, axis=0, weights=weight)[None, :], target, weight)
+
+    def zero_output_value(self, target, weight, n_outputs):
+        """The loss of predicting 0."""
+        return self.value(np.zeros((1, target.shape[1]), target.dtype), target, weight)
 
     @staticmethod
     def output(pred):

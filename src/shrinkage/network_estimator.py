@@ -46,6 +46,11 @@ _UPDATER_PARAMS = ("optimizer", "learning_rate", "momentum", "nesterov", "beta_1
 # A fit that ran out of epochs counts as converged when its best training loss fell by less than
 # this fraction over the last epochs (see _recent_fall); otherwise it warns.
 CONVERGED_FALL = 1e-3
+# A fit whose model ends with a training data loss no lower than a constant prediction's (within this
+# fraction) warns: the biases alone can give that loss, with no penalty, so a fit that trained well is
+# below it. Above it, training blew up (the loss stayed finite, so it did not stop as diverged) or
+# stopped far too early; at it, the network collapsed to a constant.
+CONSTANT_MARGIN = 1e-3
 
 
 # What fit sets besides the weights; weights a user set alone are not a fitted model (no n_features_in_).
@@ -347,7 +352,11 @@ class NetworkEstimator(BaseEstimator):
         ``stop_reason_ == "interrupted"``; a second Ctrl-C raises
         ``KeyboardInterrupt``. A non-finite training or validation loss stops
         training, restores the best (or last finished epoch's) weights, sets
-        ``stop_reason_ = "diverged"`` and warns once.
+        ``stop_reason_ = "diverged"`` and warns once. A fit whose model ends
+        with a training data loss no lower than a constant prediction's (the
+        class frequencies, the mean target) warns with a ConvergenceWarning
+        that says whether training blew up: the loss stayed finite, but the
+        model has learned nothing.
         """
         if resume and checkpoint is None:
             raise ValueError("resume=True needs a checkpoint path; got checkpoint=None")
@@ -481,7 +490,23 @@ class NetworkEstimator(BaseEstimator):
                 f"were restored. Lower learning_rate (now {self.learning_rate}) or check the data's scale.",
                 TrainingDivergedWarning,
             )
-        elif outcome.stop_reason == "max_epochs" and not partial:
+            return
+        if partial or outcome.stop_reason == "interrupted":
+            return
+        worse = self._loss_above_constant(trainer, outcome)
+        if worse is not None:
+            loss, constant, zero = worse
+            scale = "X" if self._is_classifier() else "X and y"
+            advice = (f"Its loss is above twice that of all-zero outputs ({zero:.4g}): training blew up; lower "
+                      f"learning_rate (now {self.learning_rate}) or standardize {scale}." if loss > 2 * zero else
+                      f"Check learning_rate (now {self.learning_rate}) against the data's scale (standardize "
+                      f"{scale}), max_epochs (now {self.max_epochs}) and the penalty (alpha={self.alpha}).")
+            warn_at_caller(
+                f"{type(self).__name__} ended with a training loss of {loss:.4g}, no lower than "
+                f"{trainer.loss_fn.constant} gives ({constant:.4g}): it has learned nothing from X. {advice}",
+                ConvergenceWarning,
+            )
+        elif outcome.stop_reason == "max_epochs":
             fall, window = _recent_fall(self.history_["loss"])
             if fall is None or fall > CONVERGED_FALL:
                 epochs = f"{window} epochs" if window > 1 else "epoch"
@@ -494,6 +519,24 @@ class NetworkEstimator(BaseEstimator):
                     f"not have converged. {advice}.",
                     ConvergenceWarning,
                 )
+
+    def _loss_above_constant(self, trainer, outcome):
+        """``(loss, constant, zero)`` when the fitted model's training data loss is no lower than ``constant``, a
+        constant prediction's (within ``CONSTANT_MARGIN``), with ``zero`` the loss of all-zero outputs; else
+        None. The epoch's recorded loss (the penalty included, so not below the data loss) is looked at
+        first: a sound fit pays no extra pass."""
+        losses = self.history_.get("loss")
+        if not losses:
+            return None
+        recorded = losses[outcome.best_epoch] if outcome.restored and outcome.best_epoch is not None else losses[-1]
+        constant = trainer.loss_fn.constant_value(trainer.y, trainer.weight, self._n_outputs)
+        bar = (1.0 - CONSTANT_MARGIN) * constant
+        if not (constant > 0 and recorded > bar):
+            return None
+        loss = trainer.loss_fn.value(predict_in_batches(trainer.network, trainer.X), trainer.y, trainer.weight)
+        if not loss > bar:
+            return None
+        return loss, constant, trainer.loss_fn.zero_output_value(trainer.y, trainer.weight, self._n_outputs)
 
     # ------------------------------------------------------------- checkpoints
 

@@ -121,7 +121,7 @@ class Trainer:
                  validation=None, score=None, penalty_value=None, early_stopping=None, callbacks=(), history=None,
                  epoch_offset=0):
         self.network, self.loss_fn, self.updater = network, loss_fn, updater
-        self.X, self.y = X, y
+        self.X, self.y, self.weight = X, y, weight
         self.batch_size, self.rng, self.shuffle = batch_size, rng, shuffle
         if validation is not None and len(validation) == 2:
             validation = (*validation, None)
