@@ -244,6 +244,10 @@ def test_a_fit_that_learned_nothing_says_so_and_why(digits_split):
         clf = MLPClassifier(hidden_layer_sizes=(32,), learning_rate=1.0, max_epochs=10, random_state=0)
         clf.fit(X_tr * 100, y_tr)
     assert len(got) == 1 and got[0].filename == __file__ and clf.stop_reason_ == "max_epochs"
+    with pytest.warns(ConvergenceWarning, match=r"learned nothing from X\. Its loss is above twice"):  # restored too
+        clf = MLPClassifier(hidden_layer_sizes=(32,), learning_rate=1.0, early_stopping=True, random_state=0)
+        clf.fit(X_tr * 100, y_tr)
+    assert clf.best_epoch_ is not None and clf.stop_reason_ == "patience"
     # too few epochs and too small a learning rate for targets far from 0
     with pytest.warns(ConvergenceWarning, match=start.format("predicting the mean target") + r" from X\. Check "
                       r"learning_rate \(now 0\.001\) against the data's scale \(standardize X and y\), max_epochs "

@@ -528,7 +528,8 @@ class NetworkEstimator(BaseEstimator):
         losses = self.history_.get("loss")
         if not losses:
             return None
-        recorded = losses[outcome.best_epoch] if outcome.restored and outcome.best_epoch is not None else losses[-1]
+        best = outcome.best_epoch if outcome.restored else None
+        recorded = losses[best] if best is not None and best < len(losses) else losses[-1]
         constant = trainer.loss_fn.constant_value(trainer.y, trainer.weight, self._n_outputs)
         bar = (1.0 - CONSTANT_MARGIN) * constant
         if not (constant > 0 and recorded > bar):
