@@ -8,7 +8,8 @@ import pytest
 
 from shrinkage import MLPClassifier
 from shrinkage.layers import Dense, Dropout, ReLU, Sequential
-from shrinkage.training import Callback, predict_in_batches
+from shrinkage.losses import SoftmaxCrossEntropy
+from shrinkage.training import Callback, loss_in_batches, predict_in_batches
 
 rng = np.random.default_rng(5)
 X = rng.normal(size=(96, 6)).astype(np.float32)
@@ -89,6 +90,19 @@ def test_predict_in_batches_equals_one_pass_at_inference():
     whole = net.forward(X.copy(), training=False)
     for batch_size in (7, 32, 95, 96, 200):
         np.testing.assert_allclose(predict_in_batches(net, X, batch_size=batch_size), whole, rtol=1e-6, atol=1e-6)
+
+
+def test_loss_in_batches_equals_the_loss_of_one_pass():
+    W1, b1 = rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
+    W2, b2 = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=3).astype(np.float32)
+    net = Sequential([Dense(W1, b1), ReLU(), Dropout(0.5), Dense(W2, b2)])
+    target = np.arange(len(X)) % 3
+    weight = np.linspace(0.5, 1.5, len(X))
+    loss = SoftmaxCrossEntropy()
+    for w in (None, weight):
+        whole = loss.value(net.forward(X.copy(), training=False), target, w)
+        for batch_size in (7, 95, 96, 200):
+            assert loss_in_batches(net, loss, X, target, w, batch_size) == pytest.approx(whole, rel=1e-5)
 
 
 @pytest.mark.parametrize("restore", [True, False])

@@ -32,7 +32,7 @@ from .layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
 from .losses import LOSSES
 from .optim import SGD, Adam, Updater, build_regularizers
 from .parameters import Parameters
-from .training import Callback, Trainer, predict_in_batches, stop_on_sigint
+from .training import Callback, Trainer, loss_in_batches, predict_in_batches, stop_on_sigint
 
 __all__ = ["NetworkEstimator", "TrainingDivergedWarning", "as_generator", "json_safe_params", "fit_quietly"]
 
@@ -534,7 +534,8 @@ class NetworkEstimator(BaseEstimator):
         bar = (1.0 - CONSTANT_MARGIN) * constant
         if not (constant > 0 and recorded > bar):
             return None
-        loss = trainer.loss_fn.value(predict_in_batches(trainer.network, trainer.X), trainer.y, trainer.weight)
+        loss = loss_in_batches(trainer.network, trainer.loss_fn, trainer.X, trainer.y, trainer.weight,
+                               trainer.batch_size)
         if not loss > bar:
             return None
         return loss, constant, trainer.loss_fn.zero_output_value(trainer.y, trainer.weight, self._n_outputs)

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Trainer", "train", "predict_in_batches", "TrainingOutcome", "Callback", "stop_on_sigint"]
+__all__ = ["Trainer", "train", "predict_in_batches", "loss_in_batches", "TrainingOutcome", "Callback",
+           "stop_on_sigint"]
 
 # Rows per prediction chunk x widest layer: about 4 MiB of float32 activations, which stay in the caches
 # (16 MiB chunks made the digits-sized network's prediction 25% slower; benchmarks/run.py).
@@ -73,6 +74,17 @@ def predict_in_batches(network, X, batch_size=None, rng=None, sample=False):
         for start in range(0, n, batch_size)
     ]
     return np.concatenate(parts)
+
+
+def loss_in_batches(network, loss_fn, X, target, weight=None, batch_size=256):
+    """The data loss of ``network`` in inference mode on ``X``, ``batch_size`` rows at a time, without
+    an output array of the whole set: no more memory than a training step's activations."""
+    n, total = X.shape[0], 0.0
+    for start in range(0, n, batch_size):
+        part = slice(start, start + batch_size)
+        out = network.forward(X[part], training=False)
+        total += loss_fn.value(out, target[part], None if weight is None else weight[part]) * out.shape[0]
+    return total / n
 
 
 class _BatchGatherer:
