@@ -365,8 +365,8 @@ def regularizer_overheads(quick):
 def optimizer_step_in_epoch(quick):
     """The W2 optimizer step (SGD, momentum, L2), timed inside training epochs and alone, in us: the
     matrix products between two steps push the parameters, gradient and velocity (three arrays of
-    2.6 MiB) out of cache, so in an epoch the step reads them back from memory, which no library
-    can skip; alone it finds them in cache."""
+    2.6 MiB) out of cache, so in an epoch a step over the whole buffer after the backward pass reads
+    them back from memory; alone it finds them in cache."""
     w = WORKLOADS["W2"]
     n = w.n_samples // 8 if quick else w.n_samples // 2
     X, y = make_data(w, n)
