@@ -224,6 +224,7 @@ def test_predict_reads_a_csv_models_columns_by_name(tmp_path, capsys):
     model = tmp_path / "m.npz"
     assert main(["train", "--data", str(train), "--hidden", "8", "--max-epochs", "20", "--random-state", "0",
                  "--save", str(model), "--quiet"]) == 0
+    capsys.readouterr()  # the training's own messages
     assert load_with_preprocessing(model)[1]["columns"] == ["a", "b", "c"]
     shuffled = tmp_path / "shuffled.csv"  # the features in another order, the label first
     shuffled.write_text("label,c,a,b\n" + "".join(f"{t},{r[2]},{r[0]},{r[1]}\n" for r, t in zip(X, y)))
@@ -372,6 +373,14 @@ def test_train_penalty_none_reaches_the_estimator(tmp_path):
                  "--batch-size", "auto", "--quiet", "--save", str(model)]) == 0
     est = load(model)
     assert est.penalty is None and est.hidden_layer_sizes == () and est.batch_size == "auto"
+
+
+def test_train_says_when_the_model_learned_nothing(capsys):
+    assert main(["train", "--data", "wine", "--alpha", "100", "--max-epochs", "20", "--set", "random_state=0",
+                 "--quiet"]) == 0
+    assert re.fullmatch(r"shrinkage train: warning: MLPClassifier ended with a training loss of [\d.]+, no lower than "
+                        r"predicting the class frequencies gives \(1\.085\): it has learned nothing from X\..*"
+                        r"the penalty \(alpha=100\.0\)\.\n", capsys.readouterr().err)
 
 
 def test_train_reports_the_exact_zeros_of_l1(tmp_path, capsys):

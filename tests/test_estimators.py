@@ -15,7 +15,7 @@ from sklearn.utils.estimator_checks import (
     parametrize_with_checks,
 )
 
-from shrinkage import LinearClassifier, MLPClassifier, MLPRegressor
+from shrinkage import LearnedNothingWarning, LinearClassifier, MLPClassifier, MLPRegressor
 from shrinkage.optim import Updater
 
 
@@ -238,7 +238,8 @@ def test_a_fit_that_learned_nothing_says_so_and_why(digits_split):
     X_tr, _, y_tr, _ = digits_split
     start = r"ended with a training loss of [\d.e+]+, no lower than {} gives \([\d.]+\): it has learned nothing"
     # a learning rate that blows training up on unscaled data: finite losses, so no divergence stop
-    with pytest.warns(ConvergenceWarning, match=start.format("predicting the class frequencies") + r" from X\. Its "
+    assert issubclass(LearnedNothingWarning, ConvergenceWarning)  # filtered along with it
+    with pytest.warns(LearnedNothingWarning, match=start.format("predicting the class frequencies") + r" from X\. Its "
                       r"loss is above twice that of all-zero outputs \(2\.303\): training blew up; lower learning_rate "
                       r"\(now 1\.0\) or standardize X\.$") as got:
         clf = MLPClassifier(hidden_layer_sizes=(32,), learning_rate=1.0, max_epochs=10, random_state=0)

@@ -254,6 +254,7 @@ def cmd_train(args):
 
     from .checkpoint import CheckpointError
     from .datasets import DataError, load_dataset
+    from .network_estimator import LearnedNothingWarning
     from .parameters import zero_fraction
     from .serialization import save
 
@@ -267,12 +268,18 @@ def cmd_train(args):
         ds = load_dataset(args.data, target=args.target)
     except DataError as exc:
         raise CommandError(str(exc)) from None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the run's epochs and stop reason are printed,
+        warnings.simplefilter("always", LearnedNothingWarning)  # but not that it learned nothing
         try:
             est.fit(ds.X_train, ds.y_train, checkpoint=args.checkpoint, resume=args.resume)
         except (CheckpointError, ValueError) as exc:  # also settings only the data can refuse
             raise CommandError(str(exc)) from None
+    for warning in caught:
+        if issubclass(warning.category, LearnedNothingWarning):
+            print(f"shrinkage train: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if not args.quiet:
         zeros = zero_fraction(est.coefs_)
         print(f"{type(est).__name__} on {ds.name}: train accuracy {est.score(ds.X_train, ds.y_train):.4f}, "

@@ -16,9 +16,10 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from .losses import LOSSES
-from .network_estimator import FITTED, NetworkEstimator, TrainingDivergedWarning, _plain, _store_params
+from .network_estimator import (FITTED, LearnedNothingWarning, NetworkEstimator, TrainingDivergedWarning, _plain,
+                                _store_params)
 
-__all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "TrainingDivergedWarning"]
+__all__ = ["MLPClassifier", "MLPRegressor", "LinearClassifier", "TrainingDivergedWarning", "LearnedNothingWarning"]
 
 
 def _shape(y):

@@ -34,7 +34,8 @@ from .optim import SGD, Adam, Updater, build_regularizers
 from .parameters import Parameters
 from .training import Callback, Trainer, loss_in_batches, predict_in_batches, stop_on_sigint
 
-__all__ = ["NetworkEstimator", "TrainingDivergedWarning", "as_generator", "json_safe_params", "fit_quietly"]
+__all__ = ["NetworkEstimator", "TrainingDivergedWarning", "LearnedNothingWarning", "as_generator", "json_safe_params",
+           "fit_quietly"]
 
 DEFAULT_PATIENCE = 10
 DEFAULT_L1_RATIO = 0.5
@@ -80,6 +81,10 @@ def warn_at_caller(message, category):
 
 class TrainingDivergedWarning(UserWarning):
     """Training met a non-finite loss, stopped, and restored finite weights."""
+
+
+class LearnedNothingWarning(ConvergenceWarning):
+    """A fit ended with a training loss no lower than a constant prediction's (a ConvergenceWarning)."""
 
 
 RESUME_MAY_CHANGE = ("max_epochs", "verbose")  # neither changes the epochs a checkpoint holds
@@ -354,8 +359,8 @@ class NetworkEstimator(BaseEstimator):
         training, restores the best (or last finished epoch's) weights, sets
         ``stop_reason_ = "diverged"`` and warns once. A fit whose model ends
         with a training data loss no lower than a constant prediction's (the
-        class frequencies, the mean target) warns with a ConvergenceWarning
-        that says whether training blew up: the loss stayed finite, but the
+        class frequencies, the mean target) warns with a LearnedNothingWarning
+        (a ConvergenceWarning) that says whether training blew up: the loss stayed finite, but the
         model has learned nothing.
         """
         if resume and checkpoint is None:
@@ -504,7 +509,7 @@ class NetworkEstimator(BaseEstimator):
             warn_at_caller(
                 f"{type(self).__name__} ended with a training loss of {loss:.4g}, no lower than "
                 f"{trainer.loss_fn.constant} gives ({constant:.4g}): it has learned nothing from X. {advice}",
-                ConvergenceWarning,
+                LearnedNothingWarning,
             )
         elif outcome.stop_reason == "max_epochs":
             fall, window = _recent_fall(self.history_["loss"])
