@@ -375,12 +375,15 @@ def test_train_penalty_none_reaches_the_estimator(tmp_path):
     assert est.penalty is None and est.hidden_layer_sizes == () and est.batch_size == "auto"
 
 
-def test_train_says_when_the_model_learned_nothing(capsys):
+def test_train_and_sweep_say_when_the_model_learned_nothing(tmp_path, capsys):
+    said = (r"shrinkage {}: warning: MLPClassifier ended with a training loss of [\d.]+, no lower than predicting the "
+            r"class frequencies gives \(1\.085\): it has learned nothing from X\..*the penalty \(alpha=100(\.0)?\)\.\n")
     assert main(["train", "--data", "wine", "--alpha", "100", "--max-epochs", "20", "--set", "random_state=0",
                  "--quiet"]) == 0
-    assert re.fullmatch(r"shrinkage train: warning: MLPClassifier ended with a training loss of [\d.]+, no lower than "
-                        r"predicting the class frequencies gives \(1\.085\): it has learned nothing from X\..*"
-                        r"the penalty \(alpha=100\.0\)\.\n", capsys.readouterr().err)
+    assert re.fullmatch(said.format("train"), capsys.readouterr().err)
+    assert main(["sweep", "--data", "wine", "--param", "alpha=100", "--set", "max_epochs=3", "--cv", "2",
+                 "--out", str(tmp_path / "sweep"), "--quiet"]) == 0  # the refit of the chosen point
+    assert re.fullmatch(said.format("sweep"), capsys.readouterr().err)
 
 
 def test_train_reports_the_exact_zeros_of_l1(tmp_path, capsys):

@@ -8,6 +8,7 @@ import os
 import sys
 import time
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,26 @@ def _check_output(check, path, flag):
         check(path, flag)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
+
+
+@contextmanager
+def _learned_nothing_said(command):
+    """Around a fit: ConvergenceWarning is ignored (the command prints epochs and stop reasons or scores
+    itself), but a LearnedNothingWarning is printed as ``shrinkage COMMAND: warning: ...``; other
+    warnings pass through."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from .network_estimator import LearnedNothingWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("always", LearnedNothingWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, LearnedNothingWarning):
+            print(f"shrinkage {command}: warning: {warning.message}", file=sys.stderr)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 # -------------------------------------------------------------------- study
@@ -250,11 +271,8 @@ def _estimator_from_args(args):
 
 
 def cmd_train(args):
-    from sklearn.exceptions import ConvergenceWarning
-
     from .checkpoint import CheckpointError
     from .datasets import DataError, load_dataset
-    from .network_estimator import LearnedNothingWarning
     from .parameters import zero_fraction
     from .serialization import save
 
@@ -268,18 +286,11 @@ def cmd_train(args):
         ds = load_dataset(args.data, target=args.target)
     except DataError as exc:
         raise CommandError(str(exc)) from None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("ignore", ConvergenceWarning)  # the run's epochs and stop reason are printed,
-        warnings.simplefilter("always", LearnedNothingWarning)  # but not that it learned nothing
+    with _learned_nothing_said("train"):
         try:
             est.fit(ds.X_train, ds.y_train, checkpoint=args.checkpoint, resume=args.resume)
         except (CheckpointError, ValueError) as exc:  # also settings only the data can refuse
             raise CommandError(str(exc)) from None
-    for warning in caught:
-        if issubclass(warning.category, LearnedNothingWarning):
-            print(f"shrinkage train: warning: {warning.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if not args.quiet:
         zeros = zero_fraction(est.coefs_)
         print(f"{type(est).__name__} on {ds.name}: train accuracy {est.score(ds.X_train, ds.y_train):.4f}, "
@@ -302,7 +313,6 @@ def cmd_train(args):
 
 def cmd_sweep(args):
     from rich.table import Table
-    from sklearn.exceptions import ConvergenceWarning
 
     from .datasets import DataError, load_dataset
     from .serialization import save
@@ -367,8 +377,7 @@ def cmd_sweep(args):
         return EXIT_INTERRUPTED
     rows, best = summarize_sweep(spec, results, args.choose)
     final = _checked_estimator(MLPClassifier, {**model, **best["point"], "random_state": 0})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    with _learned_nothing_said("sweep"):
         final.fit(ds.X_train, ds.y_train)
     test_accuracy = final.score(ds.X_test, ds.y_test)
     save(final, Path(args.out) / "best.npz", input_mean=ds.mean, input_scale=ds.scale,
