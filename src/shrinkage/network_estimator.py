@@ -360,8 +360,8 @@ class NetworkEstimator(BaseEstimator):
         ``stop_reason_ = "diverged"`` and warns once. A fit whose model ends
         with a training data loss no lower than a constant prediction's (the
         class frequencies, the mean target) warns with a LearnedNothingWarning
-        (a ConvergenceWarning) that says whether training blew up: the loss stayed finite, but the
-        model has learned nothing.
+        (a ConvergenceWarning) that says whether training blew up: the loss
+        stayed finite, but the model has learned nothing.
         """
         if resume and checkpoint is None:
             raise ValueError("resume=True needs a checkpoint path; got checkpoint=None")

@@ -60,31 +60,31 @@ class TrainingOutcome:
     message: str = ""  # why training diverged, for the warning
 
 
+def _outputs_in_batches(network, X, batch_size, rng=None, sample=False):
+    """``(rows, output)`` of ``network`` in inference mode, ``batch_size`` rows of ``X`` at a time."""
+    for start in range(0, X.shape[0], batch_size):
+        rows = slice(start, start + batch_size)
+        yield rows, network.forward(X[rows], training=False, rng=rng, sample=sample)
+
+
 def predict_in_batches(network, X, batch_size=None, rng=None, sample=False):
     """Network output on ``X`` in inference mode, ``batch_size`` rows at a time (by default as many
     rows as keep the widest layer's activations near 4 MiB)."""
     if batch_size is None:
         widest = max([X.shape[1]] + [layer.W.shape[1] for layer in network.dense_layers])
         batch_size = max(256, PREDICT_ELEMENTS // widest)
-    n = X.shape[0]
-    if n <= batch_size:
+    if X.shape[0] <= batch_size:
         return network.forward(X, training=False, rng=rng, sample=sample)
-    parts = [
-        network.forward(X[start:start + batch_size], training=False, rng=rng, sample=sample)
-        for start in range(0, n, batch_size)
-    ]
-    return np.concatenate(parts)
+    return np.concatenate([out for _, out in _outputs_in_batches(network, X, batch_size, rng, sample)])
 
 
 def loss_in_batches(network, loss_fn, X, target, weight=None, batch_size=256):
     """The data loss of ``network`` in inference mode on ``X``, ``batch_size`` rows at a time, without
     an output array of the whole set: no more memory than a training step's activations."""
-    n, total = X.shape[0], 0.0
-    for start in range(0, n, batch_size):
-        part = slice(start, start + batch_size)
-        out = network.forward(X[part], training=False)
-        total += loss_fn.value(out, target[part], None if weight is None else weight[part]) * out.shape[0]
-    return total / n
+    total = 0.0
+    for rows, out in _outputs_in_batches(network, X, batch_size):
+        total += loss_fn.value(out, target[rows], None if weight is None else weight[rows]) * out.shape[0]
+    return total / X.shape[0]
 
 
 class _BatchGatherer:
