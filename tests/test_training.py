@@ -92,6 +92,18 @@ def test_predict_in_batches_equals_one_pass_at_inference():
         np.testing.assert_allclose(predict_in_batches(net, X, batch_size=batch_size), whole, rtol=1e-6, atol=1e-6)
 
 
+def test_predict_in_batches_checks_every_chunk_before_the_network_sees_it():
+    W, b = rng.normal(size=(6, 3)).astype(np.float32), np.zeros(3, np.float32)
+    net = Sequential([Dense(W, b)])
+    seen = []
+    out = predict_in_batches(net, X, batch_size=32, check=lambda chunk: seen.append(chunk.copy()))
+    np.testing.assert_array_equal(np.concatenate(seen), X)
+    assert [len(c) for c in seen] == [32, 32, 32] and out.shape == (len(X), 3)
+    seen.clear()
+    predict_in_batches(net, X, batch_size=len(X), check=seen.append)  # one chunk: the whole of X
+    assert len(seen) == 1 and seen[0] is X
+
+
 def test_loss_in_batches_equals_the_loss_of_one_pass():
     W1, b1 = rng.normal(size=(6, 5)).astype(np.float32), rng.normal(size=5).astype(np.float32)
     W2, b2 = rng.normal(size=(5, 3)).astype(np.float32), rng.normal(size=3).astype(np.float32)

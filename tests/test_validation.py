@@ -235,6 +235,65 @@ def test_wrong_number_of_features_and_non_numeric_at_predict_time():
         clf.predict(np.full((2, 3), "x"))
 
 
+@pytest.fixture(scope="module")
+def fitted_three():
+    return [est.fit(X, y) for est in (MLPClassifier(max_epochs=2, dropout=0.2), LinearClassifier(max_epochs=2),
+                                      MLPRegressor(max_epochs=2))]
+
+
+def _rows_with(value, row, n_rows=32000):
+    """Many rows of X's values (an MLP predicts them in four chunks), ``value`` at one place in ``row``."""
+    Xb = np.tile(X, (n_rows // len(X), 1))
+    Xb[row, 1] = value
+    return Xb
+
+
+@pytest.mark.parametrize("value,message", [(np.nan, "Input X contains NaN"), (np.inf, "Input X contains infinity"),
+                                           (-np.inf, "Input X contains infinity")])
+@pytest.mark.parametrize("row", [0, 16000, -1], ids=["first chunk", "middle chunk", "last row"])
+def test_nan_and_infinity_at_predict_time_in_any_chunk(fitted_three, value, message, row):
+    """Prediction looks for NaN and infinity chunk by chunk: each is found wherever it is, by every output
+    method, with scikit-learn's message naming the estimator; a model trained on float64 X alike."""
+    Xb = _rows_with(value, row)
+    for est in fitted_three:
+        methods = [est.predict] + [getattr(est, m) for m in ("predict_proba", "decision_function") if hasattr(est, m)]
+        for method in methods:
+            with pytest.raises(ValueError) as info:
+                method(Xb)
+            assert message in str(info.value)
+            if value is np.nan:
+                assert type(est).__name__ in str(info.value)
+
+
+def test_nan_at_predict_time_is_found_in_sparse_input_and_under_mc_dropout(fitted_three):
+    import scipy.sparse as sp
+
+    clf = fitted_three[0]
+    Xs = sp.csr_matrix(_rows_with(np.nan, -1))
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.predict(Xs)
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.predict_proba(_rows_with(np.nan, -1), mc_samples=2, random_state=0)
+
+
+def test_large_finite_values_at_predict_time_are_not_refused(fitted_three):
+    """Row sums are only a screen: values whose sum overflows float32 are finite, and predicted."""
+    Xb = _rows_with(3e38, 7).astype(np.float32)
+    Xb[7, :] = 3e38
+    with np.errstate(over="ignore", invalid="ignore"):
+        for est in fitted_three:
+            assert est.predict(Xb).shape[0] == len(Xb)
+
+
+def test_assume_finite_skips_the_check_at_predict_time(fitted_three):
+    """scikit-learn's ``assume_finite`` setting turns the check off, as it does in scikit-learn."""
+    from sklearn import config_context
+
+    with config_context(assume_finite=True), np.errstate(invalid="ignore"):
+        proba = fitted_three[0].predict_proba(_rows_with(np.nan, 5))
+    assert np.isnan(proba[5]).all() and np.isfinite(np.delete(proba, 5, axis=0)).all()
+
+
 @pytest.mark.parametrize("labels", [np.array(["no", "yes"])[y], y + 10, (y * 2 - 1).astype(np.int8)])
 def test_string_and_integer_labels(labels):
     clf = MLPClassifier(max_epochs=30, learning_rate=0.01, random_state=0).fit(X, labels)

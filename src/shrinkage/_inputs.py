@@ -1,5 +1,6 @@
 """What ``fit`` receives, checked and put in the form training takes: numeric ``X``, sample and
-class weights (scaled to mean 1, as the losses expect), and a fingerprint of the data for checkpoints.
+class weights (scaled to mean 1, as the losses expect), and a fingerprint of the data for checkpoints;
+and the check for NaN and infinity that prediction runs chunk by chunk.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import get_config
+from sklearn.utils import assert_all_finite
 from sklearn.utils.validation import check_array
 
 
@@ -24,6 +27,25 @@ def _numeric_input():
         if "could not convert" in str(exc) or "Unable to convert" in str(exc):
             raise ValueError(f"X must contain only numbers; {exc}") from None
         raise
+
+
+def _check_finite(X, estimator_name):
+    """Raise scikit-learn's error ("Input X contains NaN", or infinity) if ``X`` holds either; nothing
+    under scikit-learn's ``assume_finite`` setting.
+
+    A dense ``X`` is first screened as scikit-learn screens it, by sums (a sum of finite numbers is
+    finite unless it overflows; one NaN or infinity makes it NaN or infinite), but with one sum per row
+    taken by BLAS (``X @ ones``), several times faster than NumPy's ``sum``. Prediction runs it on each
+    chunk of rows while the chunk is in cache: a linear model on 3072 features predicts 1.2x as long as
+    with no check, against 2.1x with ``check_array``'s. Only a sum that is not finite brings in
+    scikit-learn's exact check, which raises its error, or passes an overflow. A sparse ``X`` goes to that
+    check directly.
+    """
+    if get_config()["assume_finite"]:
+        return
+    if not sp.issparse(X) and np.isfinite(X @ np.ones(X.shape[1], X.dtype)).all():
+        return
+    assert_all_finite(X, estimator_name=estimator_name, input_name="X")
 
 
 def _data_fingerprint(X, target, weight=None):

@@ -15,6 +15,7 @@ import copy
 import os
 import sys
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _params as P
 from ._estimator_params import check_estimator_params, check_validation_fraction_unused
-from ._inputs import _check_weight, _data_fingerprint, _numeric_input, _scaled_weight, _times_class_weight
+from ._inputs import (_check_finite, _check_weight, _data_fingerprint, _numeric_input, _scaled_weight,
+                      _times_class_weight)
 from .checkpoint import CheckpointError, check_output_file, read_checkpoint, write_checkpoint
 from .early_stopping import EarlyStopping
 from .layers import ACTIVATIONS, Dense, Dropout, Sequential, glorot_uniform
@@ -667,11 +669,13 @@ class NetworkEstimator(BaseEstimator):
         if mc_samples and not (self.input_dropout or getattr(self, "dropout", 0)):
             raise ValueError(f"mc_samples={mc_samples} needs dropout: this model has none (dropout and "
                              "input_dropout are 0), so every pass would give the same output")
-        with _numeric_input():
-            X = validate_data(self, X, reset=False, dtype=self._dtype(), accept_sparse="csr")
+        with _numeric_input():  # NaN and infinity are looked for chunk by chunk below (_check_finite)
+            X = validate_data(self, X, reset=False, dtype=self._dtype(), accept_sparse="csr", ensure_all_finite=False)
         network = self._network()
+        check = partial(_check_finite, estimator_name=type(self).__name__)
         if not mc_samples:
-            return predict_in_batches(network, X)
+            return predict_in_batches(network, X, check=check)
+        check(X)
         rng = as_generator(random_state)
         loss = LOSSES[self.loss]
         draws = [loss.output(predict_in_batches(network, X, rng=rng, sample=True)) for _ in range(mc_samples)]

@@ -60,22 +60,29 @@ class TrainingOutcome:
     message: str = ""  # why training diverged, for the warning
 
 
-def _outputs_in_batches(network, X, batch_size, rng=None, sample=False):
-    """``(rows, output)`` of ``network`` in inference mode, ``batch_size`` rows of ``X`` at a time."""
+def _outputs_in_batches(network, X, batch_size, rng=None, sample=False, check=None):
+    """``(rows, output)`` of ``network`` in inference mode, ``batch_size`` rows of ``X`` at a time;
+    ``check(chunk)``, when given, runs on each chunk of ``X`` before the network does."""
     for start in range(0, X.shape[0], batch_size):
         rows = slice(start, start + batch_size)
-        yield rows, network.forward(X[rows], training=False, rng=rng, sample=sample)
+        chunk = X[rows]
+        if check is not None:
+            check(chunk)
+        yield rows, network.forward(chunk, training=False, rng=rng, sample=sample)
 
 
-def predict_in_batches(network, X, batch_size=None, rng=None, sample=False):
+def predict_in_batches(network, X, batch_size=None, rng=None, sample=False, check=None):
     """Network output on ``X`` in inference mode, ``batch_size`` rows at a time (by default as many
-    rows as keep the widest layer's activations near 4 MiB)."""
+    rows as keep the widest layer's activations near 4 MiB). ``check(chunk)``, when given, runs on each
+    chunk of rows first, while the chunk is in cache (the input check for NaN and infinity)."""
     if batch_size is None:
         widest = max([X.shape[1]] + [layer.W.shape[1] for layer in network.dense_layers])
         batch_size = max(256, PREDICT_ELEMENTS // widest)
     if X.shape[0] <= batch_size:
+        if check is not None:
+            check(X)
         return network.forward(X, training=False, rng=rng, sample=sample)
-    return np.concatenate([out for _, out in _outputs_in_batches(network, X, batch_size, rng, sample)])
+    return np.concatenate([out for _, out in _outputs_in_batches(network, X, batch_size, rng, sample, check)])
 
 
 def loss_in_batches(network, loss_fn, X, target, weight=None, batch_size=256):
