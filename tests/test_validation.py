@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from sklearn import config_context
 
 from shrinkage import EarlyStopping, LinearClassifier, MLPClassifier, MLPRegressor
 
@@ -253,7 +255,7 @@ def _rows_with(value, row, n_rows=32000):
 @pytest.mark.parametrize("row", [0, 16000, -1], ids=["first chunk", "middle chunk", "last row"])
 def test_nan_and_infinity_at_predict_time_in_any_chunk(fitted_three, value, message, row):
     """Prediction looks for NaN and infinity chunk by chunk: each is found wherever it is, by every output
-    method, with scikit-learn's message naming the estimator; a model trained on float64 X alike."""
+    method, with scikit-learn's message naming the estimator."""
     Xb = _rows_with(value, row)
     for est in fitted_three:
         methods = [est.predict] + [getattr(est, m) for m in ("predict_proba", "decision_function") if hasattr(est, m)]
@@ -266,8 +268,6 @@ def test_nan_and_infinity_at_predict_time_in_any_chunk(fitted_three, value, mess
 
 
 def test_nan_at_predict_time_is_found_in_sparse_input_and_under_mc_dropout(fitted_three):
-    import scipy.sparse as sp
-
     clf = fitted_three[0]
     Xs = sp.csr_matrix(_rows_with(np.nan, -1))
     with pytest.raises(ValueError, match="Input X contains NaN"):
@@ -277,7 +277,7 @@ def test_nan_at_predict_time_is_found_in_sparse_input_and_under_mc_dropout(fitte
 
 
 def test_large_finite_values_at_predict_time_are_not_refused(fitted_three):
-    """Row sums are only a screen: values whose sum overflows float32 are finite, and predicted."""
+    """Row sums are only a screen: a row of three 3e38s, whose sum overflows float32, is finite and predicted."""
     Xb = _rows_with(3e38, 7).astype(np.float32)
     Xb[7, :] = 3e38
     with np.errstate(over="ignore", invalid="ignore"):
@@ -287,8 +287,6 @@ def test_large_finite_values_at_predict_time_are_not_refused(fitted_three):
 
 def test_assume_finite_skips_the_check_at_predict_time(fitted_three):
     """scikit-learn's ``assume_finite`` setting turns the check off, as it does in scikit-learn."""
-    from sklearn import config_context
-
     with config_context(assume_finite=True), np.errstate(invalid="ignore"):
         proba = fitted_three[0].predict_proba(_rows_with(np.nan, 5))
     assert np.isnan(proba[5]).all() and np.isfinite(np.delete(proba, 5, axis=0)).all()
