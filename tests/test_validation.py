@@ -276,6 +276,15 @@ def test_nan_at_predict_time_is_found_in_sparse_input_and_under_mc_dropout(fitte
         clf.predict_proba(_rows_with(np.nan, -1), mc_samples=2, random_state=0)
 
 
+def test_the_finite_check_itself_warns_of_nothing():
+    """Its row sums may overflow or meet inf - inf: neither shows as a NumPy RuntimeWarning (an error here)."""
+    from shrinkage._inputs import _check_finite
+
+    _check_finite(np.full((2, 3), 3e38, np.float32), "MLPClassifier")  # finite: passes
+    with pytest.raises(ValueError, match="Input X contains infinity"):
+        _check_finite(np.array([[np.inf, -np.inf, 1.0]], np.float32), "MLPClassifier")
+
+
 def test_large_finite_values_at_predict_time_are_not_refused(fitted_three):
     """Row sums are only a screen: a row of three 3e38s, whose sum overflows float32, is finite and predicted."""
     Xb = _rows_with(3e38, 7).astype(np.float32)

@@ -43,9 +43,9 @@ def _check_finite(X, estimator_name):
     """
     if get_config()["assume_finite"]:
         return
-    if not sp.issparse(X) and np.isfinite(X @ np.ones(X.shape[1], X.dtype)).all():
-        return
-    assert_all_finite(X, estimator_name=estimator_name, input_name="X")
+    with np.errstate(over="ignore", invalid="ignore"):  # sums that overflow or meet inf - inf: no warning
+        if sp.issparse(X) or not np.isfinite(X @ np.ones(X.shape[1], X.dtype)).all():
+            assert_all_finite(X, estimator_name=estimator_name, input_name="X")
 
 
 def _data_fingerprint(X, target, weight=None):
