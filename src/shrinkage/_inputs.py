@@ -1,6 +1,6 @@
 """What ``fit`` receives, checked and put in the form training takes: numeric ``X``, sample and
 class weights (scaled to mean 1, as the losses expect), and a fingerprint of the data for checkpoints;
-and the check for NaN and infinity that prediction runs chunk by chunk.
+and the check for NaN and infinity in X (at fit, and chunk by chunk at prediction).
 """
 
 from __future__ import annotations

@@ -658,10 +658,13 @@ class NetworkEstimator(BaseEstimator):
     _target_checks = {}
 
     def _validate_xy(self, X, y, reset):
-        """``X`` (dense or sparse, as CSR) and ``y`` checked and converted, as scikit-learn's ``validate_data``."""
+        """``X`` (dense or sparse, as CSR) and ``y`` checked and converted, as scikit-learn's ``validate_data``
+        (NaN and infinity in ``X`` by :func:`_check_finite`, as at prediction)."""
         with _numeric_input():
-            return validate_data(self, X, y, reset=reset, dtype=self._dtype(), accept_sparse="csr",
-                                 **self._target_checks)
+            X, y = validate_data(self, X, y, reset=reset, dtype=self._dtype(), accept_sparse="csr",
+                                 ensure_all_finite=False, **self._target_checks)
+        _check_finite(X, type(self).__name__)
+        return X, y
 
     def _output(self, X, mc_samples=0, random_state=None):
         check_is_fitted(self, FITTED)
