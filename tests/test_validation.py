@@ -6,6 +6,7 @@ import scipy.sparse as sp
 from sklearn import config_context
 
 from shrinkage import EarlyStopping, LinearClassifier, MLPClassifier, MLPRegressor
+from shrinkage._inputs import _check_finite
 
 X = np.random.default_rng(0).normal(size=(40, 3))
 y = np.arange(40) % 2
@@ -278,8 +279,6 @@ def test_nan_at_predict_time_is_found_in_sparse_input_and_under_mc_dropout(fitte
 
 def test_the_finite_check_itself_warns_of_nothing():
     """Its row sums may overflow or meet inf - inf: neither shows as a NumPy RuntimeWarning (an error here)."""
-    from shrinkage._inputs import _check_finite
-
     _check_finite(np.full((2, 3), 3e38, np.float32), "MLPClassifier")  # finite: passes
     with pytest.raises(ValueError, match="Input X contains infinity"):
         _check_finite(np.array([[np.inf, -np.inf, 1.0]], np.float32), "MLPClassifier")
