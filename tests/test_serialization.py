@@ -153,6 +153,16 @@ def test_save_needs_a_fitted_shrinkage_estimator(tmp_path):
     assert not (tmp_path / "m.npz").exists()
 
 
+def test_save_to_a_path_that_cannot_be_written_names_it(tmp_path):
+    clf = LinearClassifier(max_epochs=1, random_state=0).fit(np.eye(4), [0, 1, 0, 1])
+    (tmp_path / "taken").mkdir()
+    for path, problem in [(tmp_path / "missing" / "m.npz", "the folder .*missing does not exist"),
+                          (tmp_path / "taken", "is a folder; give a file path")]:
+        with pytest.raises(ValueError, match=f"^path {re.escape(str(path))}: {problem}$"):
+            save(clf, path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]  # no temporary file left behind
+
+
 # ---------------------------------------------------------------- fuzzing load
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402

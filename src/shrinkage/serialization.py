@@ -36,7 +36,7 @@ from sklearn.base import is_classifier
 
 from ._estimator_params import from_plain_values
 from ._params import is_number
-from .checkpoint import atomic_write_npz
+from .checkpoint import atomic_write_npz, check_output_file
 from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
 from .network_estimator import FITTED, json_safe_params
 
@@ -57,12 +57,15 @@ def save(estimator, path, input_mean=None, input_scale=None, input_columns=None)
     ``input_mean`` / ``input_scale`` (optional) record how raw features are
     standardized before they reach the estimator; ``input_columns`` (optional)
     the names of the CSV columns the features came from, in their order.
+    A ``path`` that cannot be written (a missing folder, a folder in its place)
+    is refused with a ValueError that names it, before anything is written.
     """
     kind = type(estimator)
     is_fitted = all(hasattr(estimator, name) for name in FITTED)  # not just weights set
     if _ESTIMATORS.get(kind.__name__) is not kind or not is_fitted:  # by class: names repeat
         fitted = "an unfitted " if kind in _ESTIMATORS.values() else f"{kind.__module__}."
         raise TypeError(f"save expects a fitted shrinkage estimator; got {fitted}{kind.__name__}")
+    check_output_file(path, "path")  # a missing folder named as such, not as the temporary file's
     arrays = {f"coefs_{i}": W for i, W in enumerate(estimator.coefs_)}
     arrays.update({f"intercepts_{i}": b for i, b in enumerate(estimator.intercepts_)})
     if input_mean is not None:
