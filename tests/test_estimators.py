@@ -672,9 +672,12 @@ def test_sample_weight_with_early_stopping_and_partial_fit(digits_split):
         (dict(validation_data=np.ones((5, 2))), "validation_data must be a tuple .* got a ndarray"),
         (dict(validation_data=(np.ones((4, 2)), [0, 1, 0, 1], np.ones(4), None)),
          "validation_data must be a tuple"),
-        (dict(validation_data=(np.ones((4, 3)), [0, 1, 0, 1])), "X has 3 features, but LinearClassifier is "
-                                                                 "expecting 2 features as input"),
-        (dict(validation_data=(np.ones((4, 2)), [0, 1, 2, 1])), r"labels not seen in the classes \[0, 1\]: \[2\]"),
+        (dict(validation_data=(np.ones((4, 3)), [0, 1, 0, 1])), r"^validation_data \(X_val, y_val\): X has 3 "
+                                                                 "features, but LinearClassifier is expecting 2"),
+        (dict(validation_data=(np.ones((4, 2)), [0, 1, 2, 1])),
+         r"^validation_data \(X_val, y_val\): y contains labels not seen in the classes \[0, 1\]: \[2\]"),
+        (dict(validation_data=(np.ones((3, 2)), [0, 1, 0, 1])), r"^validation_data \(X_val, y_val\): Found input "
+                                                                 "variables with inconsistent numbers of samples"),
         (dict(validation_data=(np.ones((4, 2)), [0, 1, 0, 1], np.zeros(4))),
          "sample_weight_val must have a positive sum"),
     ],

@@ -1,5 +1,7 @@
 """Bad parameters and bad data: one clear message naming what, expected and received."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -186,6 +188,19 @@ def test_up_criterion_takes_its_default_or_a_whole_number_of_strips(threshold):
 def test_batch_size_is_checked_against_the_training_part_after_the_hold_out():
     with pytest.raises(ValueError, match=r"at most the number of training samples \(36\); got 40"):
         MLPClassifier(batch_size=40, early_stopping=True).fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_a_hold_out_that_takes_every_sample_of_a_class_warns():
+    X_c = np.random.default_rng(0).normal(size=(21, 3))
+    y_c = np.array(["a"] * 10 + ["b"] * 10 + ["c"])  # "c": one sample, too few to split class by class
+    clf = MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, validation_fraction=0.5, max_epochs=1)
+    with pytest.warns(UserWarning, match=r"validation_fraction=0.5 held out every sample of classes \['c'\]: "
+                                         "the model never trains on them"):
+        clf.set_params(random_state=1).fit(X_c, y_c)  # a seed whose split holds "c" out
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="validation_fraction")
+        clf.set_params(random_state=0).fit(X_c, y_c)  # one whose split keeps "c" for training
 
 
 def test_partial_fit_classes_of_mixed_types():

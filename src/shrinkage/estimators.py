@@ -246,7 +246,9 @@ _COMMON_DOC = """penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
     validation_fraction : float in (0, 1), default=0.1
         Held out for early stopping when ``validation_data`` is not given
         (another value without early stopping, or with ``validation_data``,
-        is an error).
+        is an error). Classifiers hold it out class by class; when a class
+        is too small for that, the split is random, with a warning if it
+        holds out every sample of a class.
     restore_best_weights : bool, default=True
         Restore the best epoch's weights at the end of training (early
         stopping only: ``False`` without it is an error), also when training

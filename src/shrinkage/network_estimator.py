@@ -621,9 +621,12 @@ class NetworkEstimator(BaseEstimator):
             raise ValueError(f"validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight_val); "
                              f"got {got}")
         X_val, y_val, *weight = validation_data
-        X_val, y_val = self._validate_xy(X_val, y_val, reset=False)
+        try:  # the checks of X and y speak of "X" and "y": say which ones
+            X_val, y_val = self._validate_xy(X_val, y_val, reset=False)
+            target = self._encode_targets(y_val, reset=False)
+        except ValueError as exc:
+            raise ValueError(f"validation_data (X_val, y_val): {exc}") from exc
         weight = _check_weight(weight[0], X_val.shape[0], "sample_weight_val") if weight else None
-        target = self._encode_targets(y_val, reset=False)
         return X_val, target, _scaled_weight(_times_class_weight(weight, per_class, target), X_val.dtype)
 
     def _hold_out(self, X, target, weight, rng):
@@ -643,7 +646,18 @@ class NetworkEstimator(BaseEstimator):
                 f"validation_fraction={self.validation_fraction} leaves no training or no validation "
                 f"samples out of {X.shape[0]}; give more data or a different fraction"
             )
+        if stratify is not None:
+            self._warn_of_unseen_classes(np.setdiff1d(target, t_tr))
         return X_tr, t_tr, w_tr, (X_val, t_val, _scaled_weight(w_val, X.dtype, "sample_weight of the held-out part"))
+
+    def _warn_of_unseen_classes(self, missing):
+        """After a hold-out that could not be split class by class: warn if it took every sample of some
+        classes (encoded as ``missing``), which training then never sees."""
+        if len(missing):
+            warn_at_caller(
+                f"validation_fraction={self.validation_fraction} held out every sample of classes "
+                f"{self.classes_[missing].tolist()}: the model never trains on them. Give more samples of "
+                f"each class, a smaller validation_fraction or validation_data", UserWarning)
 
     def _per_class_weight(self, target, partial=False):
         """The weight of each class (``class_weight``, classifiers only), or None when all weigh alike."""
