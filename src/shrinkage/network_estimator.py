@@ -651,8 +651,8 @@ class NetworkEstimator(BaseEstimator):
         return X_tr, t_tr, w_tr, (X_val, t_val, _scaled_weight(w_val, X.dtype, "sample_weight of the held-out part"))
 
     def _warn_of_unseen_classes(self, missing):
-        """After a hold-out that could not be split class by class: warn if it took every sample of some
-        classes (encoded as ``missing``), which training then never sees."""
+        """Warn if the hold-out took every sample of some classes (encoded as ``missing``), which training
+        then never sees: only the random split, the fallback for a class too small to split, can."""
         if len(missing):
             warn_at_caller(
                 f"validation_fraction={self.validation_fraction} held out every sample of classes "
