@@ -210,7 +210,8 @@ _COMMON_DOC = """penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
     max_norm : float or None, default=None
         After each step, rescale each unit's incoming weight vector to norm
         ``<= max_norm`` (hidden layers of an MLP; the class vectors of a
-        linear model).
+        linear model), up to rounding: a rescaled norm may exceed it by a
+        few units in the last place of ``dtype`` (3.5e-7 relative in float32).
     optimizer : {"adam", "sgd"}, default="adam" ("sgd" for LinearClassifier)
     learning_rate : float, default=1e-3 (0.1 for LinearClassifier)
     momentum : float in [0, 1), default=0.9
