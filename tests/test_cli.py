@@ -531,3 +531,32 @@ def test_set_gives_an_early_stopping_rule_as_a_table_to_train_and_sweep(tmp_path
     assert load(tmp_path / "s" / "best.npz").early_stopping.get_config() == expected  # the refit has it too
     assert main(["train", "--data", "wine", "--set", 'early_stopping={"monitr": 1}']) == 2
     assert "early_stopping = {'monitr': 1}: " in capsys.readouterr().err
+
+
+def test_predict_accuracy_matches_labels_by_value_and_says_when_it_has_none(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1)  # classes 0, 1, 2
+
+    def write(name, labels):
+        path = tmp_path / name
+        path.write_text("a,b,c,label\n" + "".join(f"{r[0]},{r[1]},{r[2]},{t}\n" for r, t in zip(X, labels)))
+        return str(path)
+
+    model = str(tmp_path / "m.npz")
+    assert main(["train", "--data", write("int.csv", y), "--hidden", "8", "--max-epochs", "20",
+                 "--random-state", "0", "--save", model, "--quiet"]) == 0
+    capsys.readouterr()
+
+    def accuracy_line(data):
+        assert main(["predict", model, "--data", data, "--out", str(tmp_path / "p.csv")]) == 0
+        return capsys.readouterr().err.strip()
+
+    as_ints = accuracy_line(write("int.csv", y))
+    assert re.fullmatch(r"accuracy 0\.\d{4} on 120 labelled rows", as_ints)
+    assert accuracy_line(write("float.csv", y.astype(float))) == as_ints  # "1.0" is the class 1
+    assert accuracy_line(write("names.csv", np.array(["x", "y", "z"])[y])) == (
+        "no accuracy: no row's label (x, y, z) is a class of the model (0, 1, 2)")
+    some_unseen = np.where(np.arange(120) < 10, 7, y)
+    assert re.fullmatch(r"accuracy 0\.\d{4} on 120 labelled rows \(10 of them with labels the model never "
+                        r"saw: 7\)", accuracy_line(write("unseen.csv", some_unseen)))

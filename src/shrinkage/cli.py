@@ -433,11 +433,42 @@ def cmd_predict(args):
             _write_csv(handle, header, rows)
     else:
         _write_csv(sys.stdout, header, rows)
-    pred = rows[0]  # the labels, for the accuracy below
-    if y is not None and hasattr(est, "classes_") and len(y) == len(pred):
-        print(f"accuracy {np.mean(pred.astype(str) == np.asarray(y).astype(str)):.4f} on {len(y)} labelled rows",
-              file=sys.stderr)
+    if y is not None and hasattr(est, "classes_") and len(y) == len(rows[0]):
+        print(_accuracy_line(rows[0], y, est.classes_), file=sys.stderr)
     return 0
+
+
+def _as_labels_of(values, classes):
+    """``values`` in the kind of the model's ``classes``: numbers when the classes are numbers, so that a
+    file's ``1.0`` is the class ``1``; else text."""
+    text = np.asarray(values).astype(str)
+    if np.asarray(classes).dtype.kind in "iuf":
+        try:
+            return text.astype(np.float64)
+        except ValueError:  # a label that is no number: it matches no class
+            pass
+    return text
+
+
+def _accuracy_line(pred, y, classes):
+    """The accuracy of ``pred`` on the labels ``y``, saying how many labels the model never saw; or, when it
+    knows none of them, that there is no accuracy to give (a 0 would blame the model)."""
+    labels, known = _as_labels_of(y, classes), _as_labels_of(classes, classes)
+    unseen = ~np.isin(labels, known)
+    if unseen.all():
+        return (f"no accuracy: no row's label ({_some(np.unique(np.asarray(y).astype(str)))}) is a class of the "
+                f"model ({_some(np.asarray(classes).astype(str))})")
+    line = f"accuracy {np.mean(_as_labels_of(pred, classes) == labels):.4f} on {len(labels)} labelled rows"
+    if unseen.any():
+        line += (f" ({unseen.sum()} of them with labels the model never saw: "
+                 f"{_some(np.unique(np.asarray(y).astype(str)[unseen]))})")
+    return line
+
+
+def _some(names, limit=5):
+    """Up to ``limit`` names, comma-separated, and how many more."""
+    shown = ", ".join(map(str, names[:limit]))
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _predictions(est, X, args):
