@@ -84,6 +84,11 @@ def test_csv_with_named_string_target(tmp_path):
         ("a,b,y\n", None, "expected a header row and at least one data row"),
         ("0.5,2,1\n1,2,0\n3,4,1\n", None, "the first row is numbers (0.5, 2, 1, ...), not column names"),
         ("1,1,0\n1,2,0\n3,4,1\n", None, "names repeat (1); if it is a data row, add a header row"),
+        ("a,b,y\n1,2,0\n3,4,0\n5,6,1\n", None,
+         "cannot make a stratified split: 1 of the 2 classes has a single row (1); each needs 2"),
+        ("a,b,y\n" + "".join(f"{i},1,{i / 7}\n" for i in range(20)), None,
+         "20 different labels in 20 rows (0.0, 0.14285714285714285, 0.2857142857142857, 0.42857142857142855, "
+         "0.5714285714285714 and 15 more): they look like a continuous target, and shrinkage trains classifiers"),
     ],
 )
 def test_bad_csv_is_one_line_naming_file_and_problem(tmp_path, content, target, problem):

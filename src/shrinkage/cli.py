@@ -453,22 +453,19 @@ def _as_labels_of(values, classes):
 def _accuracy_line(pred, y, classes):
     """The accuracy of ``pred`` on the labels ``y``, saying how many labels the model never saw; or, when it
     knows none of them, that there is no accuracy to give (a 0 would blame the model)."""
+    from .datasets import list_some
+
     labels, known = _as_labels_of(y, classes), _as_labels_of(classes, classes)
     unseen = ~np.isin(labels, known)
     if unseen.all():
-        return (f"no accuracy: no row's label ({_some(np.unique(np.asarray(y).astype(str)))}) is a class of the "
-                f"model ({_some(np.asarray(classes).astype(str))})")
+        return (f"no accuracy: no row's label ({list_some(np.unique(np.asarray(y).astype(str)))}) is a class "
+                f"of the model ({list_some(np.asarray(classes).astype(str))})")
     line = f"accuracy {np.mean(_as_labels_of(pred, classes) == labels):.4f} on {len(labels)} labelled rows"
     if unseen.any():
         line += (f" ({unseen.sum()} of them with labels the model never saw: "
-                 f"{_some(np.unique(np.asarray(y).astype(str)[unseen]))})")
+                 f"{list_some(np.unique(np.asarray(y).astype(str)[unseen]))})")
     return line
 
-
-def _some(names, limit=5):
-    """Up to ``limit`` names, comma-separated, and how many more."""
-    shown = ", ".join(map(str, names[:limit]))
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _predictions(est, X, args):

@@ -77,7 +77,29 @@ def _finish(name, X_train, y_train, X_test, y_test, description):
                    standardize(X_test, mean, scale), np.asarray(y_test), description, mean, scale)
 
 
+def list_some(names, limit=5):
+    """Up to ``limit`` of ``names``, comma-separated, and how many more."""
+    shown = ", ".join(map(str, names[:limit]))
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _check_classes_split(name, y):
+    """A stratified split needs two rows of each class: name the classes with one, and say when the labels
+    look like a continuous target (most rows a class of their own) rather than classes."""
+    labels, counts = np.unique(y, return_counts=True)
+    single = labels[counts < 2]
+    if not len(single):
+        return
+    if len(y) >= 20 and len(labels) > len(y) / 2:
+        raise DataError(f"{name}: {len(labels)} different labels in {len(y)} rows ({list_some(labels)}): they "
+                        "look like a continuous target, and shrinkage trains classifiers")
+    raise DataError(f"{name}: cannot make a stratified split: {len(single)} of the {len(labels)} classes "
+                    f"{'has' if len(single) == 1 else 'have'} a single row ({list_some(single)}); each needs 2, "
+                    "one to train on and one to test on")
+
+
 def _split(name, X, y, test_size, description):
+    _check_classes_split(name, y)
     try:
         X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, stratify=y, random_state=0)
     except ValueError as exc:
