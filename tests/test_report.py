@@ -368,6 +368,17 @@ def test_a_difference_beyond_the_margin_shows_it():
                                          "narrowed the train-test gap from 25.0 to 5.0 points.")
 
 
+@pytest.mark.parametrize("gaps,said", [((-0.05, -0.25), "widened the train-test gap from -5.0 to -25.0 points"),
+                                       ((-0.25, -0.05), "narrowed the train-test gap from -25.0 to -5.0 points"),
+                                       ((0.10, -0.15), "moved the train-test gap from 10.0 to -15.0 points")])
+def test_the_gap_narrows_or_widens_by_its_size_whichever_side_test_accuracy_is_on(gaps, said):
+    spec, results = synthetic_results()
+    results = [{**_with_test_examples(r, [1] * 30 + [0] * 10 if r["config"] == "stop" else [1] * 20 + [0] * 20),
+                "gap": gaps[r["config"] == "stop"]} for r in results]
+    rows, _ = summarize(spec, results)
+    assert rows[1]["finding"].startswith(f"stop: raised test accuracy by 25.0 points (50.0% → 75.0%; ±13.9); {said}.")
+
+
 def test_a_run_records_which_test_examples_it_got_right(tmp_path):
     from shrinkage.study import _test_correct, margin_note
 
