@@ -560,3 +560,6 @@ def test_predict_accuracy_matches_labels_by_value_and_says_when_it_has_none(tmp_
     some_unseen = np.where(np.arange(120) < 10, 7, y)
     assert re.fullmatch(r"accuracy 0\.\d{4} on 120 labelled rows \(10 of them with labels the model never "
                         r"saw: 7\)", accuracy_line(write("unseen.csv", some_unseen)))
+    some_text = np.where(np.arange(120) < 10, "unknown", y.astype(str))  # the rest still read as numbers
+    assert accuracy_line(write("text.csv", some_text)) == accuracy_line(write("unseen.csv", some_unseen)).replace(
+        "saw: 7", "saw: unknown")

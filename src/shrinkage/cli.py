@@ -440,14 +440,22 @@ def cmd_predict(args):
 
 def _as_labels_of(values, classes):
     """``values`` in the kind of the model's ``classes``: numbers when the classes are numbers, so that a
-    file's ``1.0`` is the class ``1``; else text."""
+    file's ``1.0`` is the class ``1`` (a label that is no number becomes NaN, which matches no class); else
+    text."""
     text = np.asarray(values).astype(str)
-    if np.asarray(classes).dtype.kind in "iuf":
-        try:
-            return text.astype(np.float64)
-        except ValueError:  # a label that is no number: it matches no class
-            pass
-    return text
+    if np.asarray(classes).dtype.kind not in "iuf":
+        return text
+    try:
+        return text.astype(np.float64)
+    except ValueError:
+        return np.array([_number_or_nan(label) for label in text])
+
+
+def _number_or_nan(text):
+    try:
+        return float(text)
+    except ValueError:
+        return np.nan
 
 
 def _accuracy_line(pred, y, classes):
@@ -455,17 +463,16 @@ def _accuracy_line(pred, y, classes):
     knows none of them, that there is no accuracy to give (a 0 would blame the model)."""
     from .datasets import list_some
 
-    labels, known = _as_labels_of(y, classes), _as_labels_of(classes, classes)
-    unseen = ~np.isin(labels, known)
+    text = np.asarray(y).astype(str)
+    labels = _as_labels_of(y, classes)
+    unseen = ~np.isin(labels, _as_labels_of(classes, classes))
     if unseen.all():
-        return (f"no accuracy: no row's label ({list_some(np.unique(np.asarray(y).astype(str)))}) is a class "
-                f"of the model ({list_some(np.asarray(classes).astype(str))})")
+        return (f"no accuracy: no row's label ({list_some(np.unique(text))}) is a class of the model "
+                f"({list_some(np.asarray(classes).astype(str))})")
     line = f"accuracy {np.mean(_as_labels_of(pred, classes) == labels):.4f} on {len(labels)} labelled rows"
     if unseen.any():
-        line += (f" ({unseen.sum()} of them with labels the model never saw: "
-                 f"{list_some(np.unique(np.asarray(y).astype(str)[unseen]))})")
+        line += f" ({unseen.sum()} of them with labels the model never saw: {list_some(np.unique(text[unseen]))})"
     return line
-
 
 
 def _predictions(est, X, args):

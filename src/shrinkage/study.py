@@ -438,12 +438,13 @@ def _finding(row, base, results, on_accuracy=None):
         shown = abs(float(after) - float(before)) or abs(delta) * 100  # the rounded figures' own difference
         margin_text = f"; ±{paired * 100:.1f}" if paired is not None else ""
         parts = [f"{verb} test accuracy by {shown:.1f} points ({before}% → {after}%{margin_text})"]
-    before, after = base["gap"]["mean"], gap["mean"]
+    gap_before, gap_after = base["gap"]["mean"], gap["mean"]
     # The gap moves with test accuracy, so its noise is at least test accuracy's: a move within that is not news.
-    if abs(after - before) > max(0.01, paired or 0.0):
+    if abs(gap_after - gap_before) > max(0.01, paired or 0.0):
         # by its size: a gap of -2 (test above train) that becomes -5 widened; one that changes sign moved
-        verb = "moved" if (before < 0) != (after < 0) else "narrowed" if abs(after) < abs(before) else "widened"
-        parts.append(f"{verb} the train-test gap from {_points(before)} to {_points(after)} points")
+        verb = ("moved" if (gap_before < 0) != (gap_after < 0) else
+                "narrowed" if abs(gap_after) < abs(gap_before) else "widened")
+        parts.append(f"{verb} the train-test gap from {_points(gap_before)} to {_points(gap_after)} points")
     zeros = row["zero_fraction"]["mean"]
     if zeros > 0.01:
         parts.append(f"set {zeros * 100:.0f}% of the weights exactly to zero" + _prunable_note(name, results))
