@@ -64,6 +64,19 @@ def write_csv(path, text):
     return str(path)
 
 
+def test_a_csv_saved_with_a_byte_order_mark_has_the_same_column_names(tmp_path):
+    text = "a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40))
+    plain, marked = write_csv(tmp_path / "plain.csv", text), tmp_path / "excel.csv"
+    marked.write_text(text, encoding="utf-8-sig")  # as Excel's "CSV UTF-8" writes it
+    assert load_dataset(str(marked)).feature_names == load_dataset(plain).feature_names == ["a", "b"]
+    X, _ = read_features(str(marked), 2, columns=["b", "a"])
+    np.testing.assert_array_equal(X, read_features(plain, 2, columns=["b", "a"])[0])
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("caf\u00e9,b,label\n1,2,0\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin.csv: not UTF-8 text \(byte 0xe9 at offset 3\); save it as UTF-8 CSV"):
+        load_dataset(str(latin))
+
+
 def test_csv_with_named_string_target(tmp_path):
     rows = "\n".join(f"{i},{i % 3 * 1.5},{'ab'[i % 2]}" for i in range(40))
     path = write_csv(tmp_path / "d.csv", "a,b,label\n" + rows + "\n")

@@ -181,9 +181,12 @@ def _read_csv(path, target, n_features=None, columns=None):
     the label is then the ``target`` column, or else the one column left over, if any.
     """
     try:
-        with open(path, newline="") as handle:
+        with open(path, newline="", encoding="utf-8-sig") as handle:  # with or without a BOM (Excel)
             rows = list(csv.reader(handle))
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                        "save it as UTF-8 CSV") from None
+    except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
     if len(rows) < 2:
         raise DataError(f"{path}: expected a header row and at least one data row")
