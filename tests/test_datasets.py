@@ -77,6 +77,14 @@ def test_a_csv_saved_with_a_byte_order_mark_has_the_same_column_names(tmp_path):
         load_dataset(str(latin))
 
 
+def test_blank_lines_in_a_csv_are_skipped(tmp_path):
+    text = "a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40))
+    plain = load_dataset(write_csv(tmp_path / "plain.csv", text))
+    spaced = load_dataset(write_csv(tmp_path / "spaced.csv", "\n" + text.replace("\n5,", "\n\n5,") + "\n \n"))
+    np.testing.assert_array_equal(spaced.X_train, plain.X_train)
+    np.testing.assert_array_equal(spaced.y_test, plain.y_test)
+
+
 def test_csv_with_named_string_target(tmp_path):
     rows = "\n".join(f"{i},{i % 3 * 1.5},{'ab'[i % 2]}" for i in range(40))
     path = write_csv(tmp_path / "d.csv", "a,b,label\n" + rows + "\n")
@@ -94,6 +102,8 @@ def test_csv_with_named_string_target(tmp_path):
         ("a,b,y\n1,nan,0\n3,4,1\n", None, "features contain NaN or infinity"),
         ("a,b,y\n1,2,0\n3,4,0\n", None, "only one class"),
         ("a,b,y\n1,2\n3,4,0\n", None, "line 2 has a different number of fields"),
+        ("a,b,y\n\n1,2\n3,4,0\n", None, "line 3 has a different number of fields"),  # the file's own lines
+        ("a;b;y\n1;2;0\n3;4;1\n", None, "the header 'a;b;y' is one column: the file seems separated by ';'"),
         ("a,b,y\n", None, "expected a header row and at least one data row"),
         ("0.5,2,1\n1,2,0\n3,4,1\n", None, "the first row is numbers (0.5, 2, 1, ...), not column names"),
         ("1,1,0\n1,2,0\n3,4,1\n", None, "names repeat (1); if it is a data row, add a header row"),

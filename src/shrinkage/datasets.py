@@ -188,15 +188,16 @@ def _read_csv(path, target, n_features=None, columns=None):
                         "save it as UTF-8 CSV") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
-    if len(rows) < 2:
+    numbered = [(line, row) for line, row in enumerate(rows, start=1) if any(field.strip() for field in row)]
+    if len(numbered) < 2:  # blank lines (a file's last newline twice, say) are skipped, as pandas does
         raise DataError(f"{path}: expected a header row and at least one data row")
-    header, body = [name.strip() for name in rows[0]], rows[1:]
+    header, body = [name.strip() for name in numbered[0][1]], [row for _, row in numbered[1:]]
     _check_header(path, header)
     if columns is not None:
         features, column = _columns_by_name(path, header, columns, target)
     else:
         features, column = _columns_by_position(path, header, target, n_features)
-    bad = next((i for i, r in enumerate(body, start=2) if len(r) != len(header)), None)
+    bad = next((line for line, row in numbered[1:] if len(row) != len(header)), None)
     if bad is not None:
         raise DataError(f"{path}: line {bad} has a different number of fields than the header")
     try:
@@ -249,7 +250,12 @@ def _columns_by_name(path, header, columns, target):
 def _check_header(path, header):
     """Refuse a first row that is data rather than column names: it would silently become the header and
     its sample would be lost. Names must be distinct; a row of numbers with a non-integer among them is data
-    (pandas writes integer column names 0, 1, ... as a header, so whole numbers alone are allowed)."""
+    (pandas writes integer column names 0, 1, ... as a header, so whole numbers alone are allowed). A header
+    of one column holding a ';', tab or '|' is a file with another separator."""
+    separator = next((sep for sep in ";\t|" if len(header) == 1 and sep in header[0]), None)
+    if separator is not None:
+        raise DataError(f"{path}: the header {header[0]!r} is one column: the file seems separated by "
+                        f"{separator!r}; save it with commas")
     if all(_parses_as(float, name) for name in header) and not all(_parses_as(int, name) for name in header):
         raise DataError(f"{path}: the first row is numbers ({', '.join(header[:3])}, ...), not column names; "
                         "add a header row")
