@@ -202,8 +202,8 @@ def _read_csv(path, target, n_features=None, columns=None):
         raise DataError(f"{path}: line {bad} has a different number of fields than the header")
     try:
         X = np.array([[float(r[j]) for j in features] for r in body], dtype=np.float64)
-    except ValueError as exc:
-        raise DataError(f"{path}: non-numeric feature value ({exc})") from None
+    except ValueError:
+        raise DataError(_first_non_number(path, numbered[1:], features, header)) from None
     names = [header[j] for j in features]
     if column is None:
         return X, None, None, names
@@ -213,6 +213,14 @@ def _read_csv(path, target, n_features=None, columns=None):
     except ValueError:
         y = labels
     return X, y, header[column], names
+
+
+def _first_non_number(path, numbered, features, header):
+    """Where the first feature field that is no number is, and what it holds."""
+    line, row, j = next((line, row, j) for line, row in numbered for j in features if not _parses_as(float, row[j]))
+    field = row[j].strip()
+    what = f"holds {field!r}, not a number" if field else "is empty (a missing value: fill it in or drop the row)"
+    return f"{path}: line {line}, column {header[j]!r} {what}; every feature must be a number"
 
 
 def _columns_by_position(path, header, target, n_features):
