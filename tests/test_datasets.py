@@ -113,6 +113,9 @@ def test_csv_with_named_string_target(tmp_path):
         ("a,b,y\n" + "".join(f"{i},1,{i / 7}\n" for i in range(20)), None,
          "20 different labels in 20 rows (0.0, 0.14285714285714285, 0.2857142857142857, 0.42857142857142855, "
          "0.5714285714285714 and 15 more): they look like a continuous target, and shrinkage trains classifiers"),
+        ("a,b,y\n" + "".join(f"{i},1,name{i % 15}\n" for i in range(20)), None,  # names: classes, however many
+         "cannot make a stratified split: 10 of the 15 classes have a single row (name10, name11, name12, name13, "
+         "name14 and 5 more)"),
     ],
 )
 def test_bad_csv_is_one_line_naming_file_and_problem(tmp_path, content, target, problem):

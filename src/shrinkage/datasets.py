@@ -85,12 +85,12 @@ def list_some(names, limit=5):
 
 def _check_classes_split(name, y):
     """A stratified split needs two rows of each class: name the classes with one, and say when the labels
-    look like a continuous target (most rows a class of their own) rather than classes."""
+    look like a continuous target (numbers, most rows a class of their own) rather than classes."""
     labels, counts = np.unique(y, return_counts=True)
     single = labels[counts < 2]
     if not len(single):
         return
-    if len(y) >= 20 and len(labels) > len(y) / 2:
+    if len(y) >= 20 and len(labels) > len(y) / 2 and all(_parses_as(float, str(label)) for label in labels):
         raise DataError(f"{name}: {len(labels)} different labels in {len(y)} rows ({list_some(labels)}): they "
                         "look like a continuous target, and shrinkage trains classifiers")
     raise DataError(f"{name}: cannot make a stratified split: {len(single)} of the {len(labels)} classes "
