@@ -100,6 +100,7 @@ def test_csv_with_named_string_target(tmp_path):
         ("a,b,y\n1,2,0\n3,4,1\n", "label", "no target column 'label'"),
         ("a,b,y\n1,x,0\n3,4,1\n", None, "line 2, column 'b' holds 'x', not a number; every feature must be"),
         ("a,b,y\n1,2,0\n3, ,1\n", None, "line 3, column 'b' is empty (a missing value: fill it in or drop"),
+        ("a,b,y\n1,2,0\n,,\n3,4,1\n", None, "line 3, column 'a' is empty"),  # a row of empty fields is a row
         ("a,b,y\n1,nan,0\n3,4,1\n", None, "features contain NaN or infinity"),
         ("a,b,y\n1,2,0\n3,4,0\n", None, "only one class"),
         ("a,b,y\n1,2\n3,4,0\n", None, "line 2 has a different number of fields"),

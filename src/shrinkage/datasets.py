@@ -90,6 +90,7 @@ def _check_classes_split(name, y):
     single = labels[counts < 2]
     if not len(single):
         return
+    # in a small file, a few classes of one row each are more likely than a continuous target
     if len(y) >= 20 and len(labels) > len(y) / 2 and all(_parses_as(float, str(label)) for label in labels):
         raise DataError(f"{name}: {len(labels)} different labels in {len(y)} rows ({list_some(labels)}): they "
                         "look like a continuous target, and shrinkage trains classifiers")
@@ -188,8 +189,9 @@ def _read_csv(path, target, n_features=None, columns=None):
                         "save it as UTF-8 CSV") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
-    numbered = [(line, row) for line, row in enumerate(rows, start=1) if any(field.strip() for field in row)]
-    if len(numbered) < 2:  # blank lines (a file's last newline twice, say) are skipped, as pandas does
+    # Blank lines (a file's last newline twice, say) are skipped, as pandas does; a row of empty fields is not.
+    numbered = [(line, row) for line, row in enumerate(rows, start=1) if len(row) > 1 or "".join(row).strip()]
+    if len(numbered) < 2:
         raise DataError(f"{path}: expected a header row and at least one data row")
     header, body = [name.strip() for name in numbered[0][1]], [row for _, row in numbered[1:]]
     _check_header(path, header)
