@@ -64,7 +64,7 @@ def write_csv(path, text):
     return str(path)
 
 
-def test_a_csv_saved_with_a_byte_order_mark_has_the_same_column_names(tmp_path):
+def test_a_csv_with_a_byte_order_mark_reads_alike_and_one_not_in_utf8_says_so(tmp_path):
     text = "a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40))
     plain, marked = write_csv(tmp_path / "plain.csv", text), tmp_path / "excel.csv"
     marked.write_text(text, encoding="utf-8-sig")  # as Excel's "CSV UTF-8" writes it
