@@ -560,6 +560,9 @@ def test_predict_accuracy_matches_labels_by_value_and_says_when_it_has_none(tmp_
     some_unseen = np.where(np.arange(120) < 10, 7, y)
     assert re.fullmatch(r"accuracy 0\.\d{4} on 120 labelled rows \(10 of them with labels the model never "
                         r"saw: 7\)", accuracy_line(write("unseen.csv", some_unseen)))
+    some_empty = np.where(np.arange(120) < 10, "", y.astype(str))  # rows without a label do not count
+    assert re.fullmatch(r"accuracy 0\.\d{4} on 110 labelled rows", accuracy_line(write("empty.csv", some_empty)))
+    assert accuracy_line(write("none.csv", np.full(120, ""))) == ""
     some_text = np.where(np.arange(120) < 10, "unknown", y.astype(str))  # the rest still read as numbers
     assert accuracy_line(write("text.csv", some_text)) == accuracy_line(write("unseen.csv", some_unseen)).replace(
         "saw: 7", "saw: unknown")

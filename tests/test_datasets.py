@@ -101,6 +101,8 @@ def test_csv_with_named_string_target(tmp_path):
         ("a,b,y\n1,x,0\n3,4,1\n", None, "line 2, column 'b' holds 'x', not a number; every feature must be"),
         ("a,b,y\n1,2,0\n3, ,1\n", None, "line 3, column 'b' is empty (a missing value: fill it in or drop"),
         ("a,b,y\n1,2,0\n,,\n3,4,1\n", None, "line 3, column 'a' is empty"),  # a row of empty fields is a row
+        ("a,b,y\n1,2,a\n3,4, \n5,6,b\n7,8,\n", None,
+         "the label is missing in 2 of 4 rows (data rows 2, 4, counted from 1 after any header): fill them in"),
         ("a,b,y\n1,nan,0\n3,4,1\n", None, "features contain NaN or infinity"),
         ("a,b,y\n1,2,0\n3,4,0\n", None, "only one class"),
         ("a,b,y\n1,2\n3,4,0\n", None, "line 2 has a different number of fields"),
@@ -151,6 +153,8 @@ def test_npz_inputs(tmp_path):
         (dict(X=np.array([["a", "b"], ["c", "d"]]), y=np.array([0, 1])), "array 'X' is not numeric"),
         (dict(X=np.array([[1.0, np.inf], [0, 1]]), y=np.array([0, 1])), "NaN or infinity"),
         (dict(X=np.ones((4, 2)), y=np.zeros(4)), "only one class"),
+        (dict(X=np.ones((4, 2)), y=np.array([0, np.nan, 1, np.nan])), r"the label is missing in 2 of 4 rows \(data "
+         r"rows 2, 4, counted from 1 after any header\)"),
         (dict(X=np.ones(4), y=np.array([0, 1, 0, 1])), r"expected a non-empty 2-D feature table; got shape \(4,\)"),
         (dict(X=np.ones((0, 2)), y=np.zeros(0)), r"expected a non-empty 2-D feature table; got shape \(0, 2\)"),
         (dict(X=np.array([[1, 2], [3, 4]], dtype=object), y=np.array([0, 1])), "not a readable .npz without pickle"),

@@ -434,7 +434,9 @@ def cmd_predict(args):
     else:
         _write_csv(sys.stdout, header, rows)
     if y is not None and hasattr(est, "classes_") and len(y) == len(rows[0]):
-        print(_accuracy_line(rows[0], y, est.classes_), file=sys.stderr)
+        line = _accuracy_line(rows[0], y, est.classes_)
+        if line:
+            print(line, file=sys.stderr)
     return 0
 
 
@@ -459,11 +461,17 @@ def _number_or_nan(text):
 
 
 def _accuracy_line(pred, y, classes):
-    """The accuracy of ``pred`` on the labels ``y``, saying how many labels the model never saw; or, when it
-    knows none of them, that there is no accuracy to give (a 0 would blame the model)."""
+    """The accuracy of ``pred`` on the rows that have a label in ``y`` (not empty, not NaN), saying how many
+    labels the model never saw; or, when it knows none of them, that there is no accuracy to give (a 0 would
+    blame the model). None when no row has a label."""
     from .datasets import list_some
 
-    text = np.asarray(y).astype(str)
+    y = np.asarray(y)
+    labelled = ~np.isnan(y) if y.dtype.kind == "f" else np.char.strip(y.astype(str)) != ""
+    if not labelled.any():
+        return None
+    pred, y = np.asarray(pred)[labelled], y[labelled]
+    text = y.astype(str)
     labels = _as_labels_of(y, classes)
     unseen = ~np.isin(labels, _as_labels_of(classes, classes))
     if unseen.all():

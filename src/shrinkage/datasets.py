@@ -170,6 +170,12 @@ def _check_arrays(source, X, y, min_classes=2):
         raise DataError(f"{source}: {len(X)} rows of features but {len(y)} labels")
     if not np.isfinite(X).all():
         raise DataError(f"{source}: features contain NaN or infinity")
+    missing = np.isnan(y) if y.dtype.kind == "f" else np.char.strip(y) == "" if y.dtype.kind == "U" else None
+    if missing is not None and missing.any():  # else an empty label or NaN would train as a class of its own
+        rows = np.flatnonzero(missing) + 1
+        raise DataError(f"{source}: the label is missing in {len(rows)} of {len(y)} rows (data "
+                        f"row{'s' if len(rows) > 1 else ''} {list_some(rows)}, counted from 1 after any header): "
+                        "fill them in or drop those rows")
     if len(np.unique(y)) < min_classes:
         raise DataError(f"{source}: the labels hold only one class ({np.unique(y)[0]}); need at least 2")
 
