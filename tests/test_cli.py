@@ -3,6 +3,7 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -105,6 +106,20 @@ def test_jobs_2_gives_the_same_numbers_as_jobs_1(tmp_path):
         assert main(["study", "--config", str(config), "--jobs", jobs, "--out", str(out), "--quiet"]) == 0
         runs[jobs] = strip_times(json.loads((out / "results.json").read_text()))
     assert runs["1"] == runs["2"]
+
+
+def test_a_study_file_reads_a_data_file_beside_it_from_any_working_folder(tmp_path, monkeypatch):
+    from shrinkage.study import spec_from_toml
+
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "data.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20)))
+    config = tmp_path / "project" / "study.toml"
+    config.write_text('data = "data.csv"\n')
+    monkeypatch.chdir(tmp_path)
+    spec = spec_from_toml("project/study.toml")
+    assert spec.data == str(Path("project") / "data.csv") and load_dataset(spec.data).n_features == 2
+    config.write_text('data = "wine"\n')  # a built-in name stays a name
+    assert spec_from_toml(config).data == "wine"
 
 
 def test_study_file_errors_name_the_problem(tmp_path, capsys):

@@ -19,6 +19,7 @@ import math
 import time
 import tomllib
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import scipy.stats
@@ -27,7 +28,7 @@ from sklearn.model_selection import train_test_split
 from . import _params as P
 from ._estimator_params import from_plain_values
 from ._runlog import code_version, data_id, open_for_append, read_lines
-from .datasets import load_dataset
+from .datasets import BUILTIN, load_dataset
 from .early_stopping import EarlyStopping
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
@@ -141,7 +142,7 @@ def _check_estimator_settings(source, params):
 def spec_from_toml(path):
     """Read a study file::
 
-        data = "digits"          # a built-in name or a path
+        data = "digits"          # a built-in name, or a path relative to this file's folder
         seeds = 2
         [model]                   # MLPClassifier parameters shared by every configuration
         hidden_layer_sizes = [64]
@@ -172,6 +173,8 @@ def spec_from_toml(path):
         P.validate_params(vars(spec), SPEC_RULES)
     except ValueError as exc:
         raise StudyConfigError(f"{path}: {exc}") from None
+    if spec.data not in BUILTIN:  # a file beside the study file works from any working folder
+        spec.data = str(Path(path).parent / spec.data)
     spec.model = {**DEFAULT_MODEL, **_check_params(f"{path} [model]", raw.get("model", {}))}
     if "configuration" in raw:
         configs = []
