@@ -528,8 +528,10 @@ def cmd_datasets(args):
     for row in describe_builtin():
         table.add_row(*(str(v) for v in row))
     _console().print(table)
-    print("Also: a CSV file (--target names the label column, default the last), an .npz with X and y, "
-          "or a folder with CIFAR-10's binary files.")
+    print("Also: a CSV file (UTF-8, comma-separated, a header row, numeric features; --target names the label "
+          "column, default the last), an .npz with X and y (and X_test, y_test for a test split of its own), or "
+          "a folder with CIFAR-10's binary files. Files are split 80/20, stratified, unless they bring a test "
+          "split; features are standardized with the training split's statistics.")
     return 0
 
 
