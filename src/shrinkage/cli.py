@@ -464,10 +464,10 @@ def _accuracy_line(pred, y, classes):
     """The accuracy of ``pred`` on the rows that have a label in ``y`` (not empty, not NaN), saying how many
     labels the model never saw; or, when it knows none of them, that there is no accuracy to give (a 0 would
     blame the model). None when no row has a label."""
-    from .datasets import list_some
+    from .datasets import list_some, missing_labels
 
     y = np.asarray(y)
-    labelled = ~np.isnan(y) if y.dtype.kind == "f" else np.char.strip(y.astype(str)) != ""
+    labelled = ~missing_labels(y)
     if not labelled.any():
         return None
     pred, y = np.asarray(pred)[labelled], y[labelled]

@@ -163,6 +163,16 @@ def describe_builtin():
 # --------------------------------------------------------------------- files
 
 
+def missing_labels(y):
+    """Where ``y`` has no label: NaN in float labels, an empty or blank string in text labels."""
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        return np.isnan(y)
+    if y.dtype.kind in "US":
+        return np.char.strip(y.astype(str)) == ""
+    return np.zeros(y.shape, dtype=bool)
+
+
 def _check_arrays(source, X, y, min_classes=2):
     if X.ndim != 2 or len(X) == 0:
         raise DataError(f"{source}: expected a non-empty 2-D feature table; got shape {X.shape}")
@@ -170,8 +180,8 @@ def _check_arrays(source, X, y, min_classes=2):
         raise DataError(f"{source}: {len(X)} rows of features but {len(y)} labels")
     if not np.isfinite(X).all():
         raise DataError(f"{source}: features contain NaN or infinity")
-    missing = np.isnan(y) if y.dtype.kind == "f" else np.char.strip(y) == "" if y.dtype.kind == "U" else None
-    if missing is not None and missing.any():  # else an empty label or NaN would train as a class of its own
+    missing = missing_labels(y)
+    if missing.any():  # else an empty label or NaN would train as a class of its own
         rows = np.flatnonzero(missing) + 1
         raise DataError(f"{source}: the label is missing in {len(rows)} of {len(y)} rows (data "
                         f"row{'s' if len(rows) > 1 else ''} {list_some(rows)}, counted from 1 after any header): "
