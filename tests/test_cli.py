@@ -3,6 +3,7 @@ import re
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -335,6 +336,27 @@ def test_a_closed_pipe_ends_predict_quietly(tmp_path):
     assert proc.wait(timeout=60) == 1 and "Traceback" not in err and "Error" not in err
 
 
+def test_sweep_warns_once_of_a_class_with_fewer_rows_than_folds(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = np.r_[np.zeros(30, int), np.ones(27, int), np.full(3, 2)]  # class 2: 2 training rows after the split
+    data = tmp_path / "rare.csv"
+    data.write_text("a,b,c,y\n" + "".join(f"{r[0]},{r[1]},{r[2]},{t}\n" for r, t in zip(X, y)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["sweep", "--data", str(data), "--param", "alpha=1e-4,1e-3", "--cv", "3", "--epochs", "1",
+                     "--jobs", "1", "--quiet", "--out", str(tmp_path / "o")]) == 0
+    assert not [w for w in caught if "least populated" in str(w.message)]  # scikit-learn's, once per fit
+    err = capsys.readouterr().err
+    assert err.count("warning: --cv 3: class 2 of ") == 1
+    assert "has fewer training rows than folds (as few as 2), so some validation folds lack it" in err
+    tiny = tmp_path / "tiny.csv"  # 12 training rows, 4 of each class: 5 folds were a traceback
+    tiny.write_text("a,b,c,y\n" + "".join(f"{r[0]},{r[1]},{r[2]},{i % 3}\n" for i, r in enumerate(X[:15])))
+    assert main(["sweep", "--data", str(tiny), "--param", "alpha=1e-3", "--cv", "5", "--jobs", "1",
+                 "--out", str(tmp_path / "t")]) == 2
+    assert "--cv 5: more folds than the training rows of any class of" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "argv,problem",
     [
@@ -359,7 +381,7 @@ def test_a_closed_pipe_ends_predict_quietly(tmp_path):
         (["sweep", "--data", "wine", "--param", "penalty=l1,l2", "--penalty", "l2"], "penalty: both swept"),
         (["sweep", "--data", "wine", "--param", "max_epochs=3", "--epochs", "4"], "max_epochs: both swept"),
         (["sweep", "--data", "wine", "--param", "alpha=1e-3", "--cv", "100", "--out", "{tmp}"],
-         "--cv 100: more folds than the 89 training rows of wine"),
+         "--cv 100: more folds than the training rows of any class of wine (at most 36); use fewer folds"),
     ],
 )
 def test_command_errors(capsys, tmp_path, argv, problem):

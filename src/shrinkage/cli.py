@@ -354,8 +354,8 @@ def cmd_sweep(args):
         ds = load_dataset(args.data, target=args.target)
     except DataError as exc:
         raise CommandError(str(exc)) from None
-    if spec.cv and spec.cv > len(ds.y_train):
-        raise CommandError(f"--cv {spec.cv}: more folds than the {len(ds.y_train)} training rows of {ds.name}")
+    if spec.cv:
+        _check_folds(spec.cv, ds)
     n_tasks = len(spec.points()) * (spec.cv or spec.seeds)
 
     def log(result):
@@ -399,6 +399,22 @@ def cmd_sweep(args):
         if best.get("rule"):
             print(choice_sentence(best))
     return 0
+
+
+def _check_folds(cv, ds):
+    """Stratified folds need a class with at least ``cv`` training rows (else refuse); a class with fewer is
+    missing from some validation folds (say so once)."""
+    from .datasets import list_some
+
+    labels, counts = np.unique(ds.y_train, return_counts=True)
+    if cv > counts.max():
+        raise CommandError(f"--cv {cv}: more folds than the training rows of any class of {ds.name} (at most "
+                           f"{counts.max()}); use fewer folds")
+    few = labels[counts < cv]
+    if len(few):
+        print(f"shrinkage sweep: warning: --cv {cv}: class{'es' if len(few) > 1 else ''} {list_some(few)} of "
+              f"{ds.name} {'have' if len(few) > 1 else 'has'} fewer training rows than folds (as few as "
+              f"{counts.min()}), so some validation folds lack {'them' if len(few) > 1 else 'it'}", file=sys.stderr)
 
 
 # ------------------------------------------------------------------ predict

@@ -24,6 +24,7 @@ import itertools
 import json
 import math
 import time
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,7 +170,9 @@ def task_key(point, split):
 def _split_indices(spec, y, split):
     if spec.cv:
         folds = StratifiedKFold(n_splits=spec.cv, shuffle=True, random_state=0)
-        return list(folds.split(np.zeros(len(y)), y))[split]
+        with warnings.catch_warnings():  # a class with fewer rows than folds: the command says so once
+            warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+            return list(folds.split(np.zeros(len(y)), y))[split]
     idx = np.arange(len(y))
     return train_test_split(idx, test_size=spec.validation_fraction, stratify=y, random_state=split)
 
