@@ -350,6 +350,9 @@ def test_sweep_warns_once_of_a_class_with_fewer_rows_than_folds(tmp_path, capsys
     err = capsys.readouterr().err
     assert err.count("warning: --cv 3: class 2 of ") == 1
     assert "has fewer training rows than folds (as few as 2), so some validation folds lack it" in err
+    assert main(["sweep", "--data", str(data), "--param", "alpha=1e-3", "--cv", "2", "--epochs", "1", "--jobs", "1",
+                 "--out", str(tmp_path / "one")]) == 0
+    assert "shrinkage sweep: 1 point x 2 splits = 2 fits on " in capsys.readouterr().out
     tiny = tmp_path / "tiny.csv"  # 12 training rows, 4 of each class: 5 folds were a traceback
     tiny.write_text("a,b,c,y\n" + "".join(f"{r[0]},{r[1]},{r[2]},{i % 3}\n" for i, r in enumerate(X[:15])))
     assert main(["sweep", "--data", str(tiny), "--param", "alpha=1e-3", "--cv", "5", "--jobs", "1",

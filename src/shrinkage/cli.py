@@ -364,8 +364,8 @@ def cmd_sweep(args):
                   f"{100 * result['zero_fraction']:.1f}% zeros, {result['seconds']:.1f}s", flush=True)
 
     if not args.quiet:
-        print(f"shrinkage sweep: {len(spec.points())} points x {_count(spec.cv or spec.seeds, 'split')} = "
-              f"{n_tasks} fits on {ds.name}", flush=True)
+        print(f"shrinkage sweep: {_count(len(spec.points()), 'point')} x {_count(spec.cv or spec.seeds, 'split')} = "
+              f"{_count(n_tasks, 'fit')} on {ds.name}", flush=True)
     try:
         results, interrupted = run_sweep(spec, ds.X_train, ds.y_train, args.out, jobs=args.jobs or -1,
                                          resume=args.resume, on_result=log, scheduler=args.scheduler)
