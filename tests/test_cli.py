@@ -336,7 +336,7 @@ def test_a_closed_pipe_ends_predict_quietly(tmp_path):
     assert proc.wait(timeout=60) == 1 and "Traceback" not in err and "Error" not in err
 
 
-def test_sweep_warns_once_of_a_class_with_fewer_rows_than_folds(tmp_path, capsys):
+def test_sweep_folds_against_small_classes_and_its_opening_count(tmp_path, capsys):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(60, 3))
     y = np.r_[np.zeros(30, int), np.ones(27, int), np.full(3, 2)]  # class 2: 2 training rows after the split
