@@ -426,6 +426,22 @@ def test_train_and_sweep_say_when_the_model_learned_nothing(tmp_path, capsys):
     assert re.fullmatch(said.format("sweep"), capsys.readouterr().err)
 
 
+def test_train_prints_each_warning_as_the_command_once(tmp_path, capsys):
+    assert main(["train", "--data", "wine", "--optimizer", "sgd", "--learning-rate", "1e8", "--max-epochs", "3",
+                 "--random-state", "0", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("shrinkage train: warning: MLPClassifier diverged (loss ") and err.count("\n") == 1
+    rng = np.random.default_rng(0)
+    data = tmp_path / "rare.csv"  # class 2: 3 training rows, all held out by a 90% validation split
+    data.write_text("a,b,y\n" + "".join(f"{a},{b},{t}\n" for (a, b), t in
+                                        zip(rng.normal(size=(44, 2)), np.r_[np.zeros(20, int), np.ones(20, int),
+                                                                            np.full(4, 2)])))
+    assert main(["train", "--data", str(data), "--early-stopping", "--set", "validation_fraction=0.9",
+                 "--max-epochs", "2", "--random-state", "0", "--quiet"]) == 0
+    assert "shrinkage train: warning: validation_fraction=0.9 held out every sample of classes [2]" in (
+        capsys.readouterr().err)
+
+
 def test_train_reports_the_exact_zeros_of_l1(tmp_path, capsys):
     model = tmp_path / "m.npz"
     assert main(["train", "--data", "digits", "--hidden", "16", "--penalty", "l1", "--alpha", "1e-3",

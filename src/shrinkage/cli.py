@@ -36,23 +36,21 @@ def _check_output(check, path, flag):
 
 
 @contextmanager
-def _learned_nothing_said(command):
+def _warnings_said(command):
     """Around a fit: ConvergenceWarning is ignored (the command prints epochs and stop reasons or scores
-    itself), but a LearnedNothingWarning is printed as ``shrinkage COMMAND: warning: ...``; other
-    warnings pass through."""
+    itself); every other warning (learned nothing, diverged, a hold-out without a class, scikit-learn's) is
+    printed once as ``shrinkage COMMAND: warning: ...``, not as Python's file:line report."""
     from sklearn.exceptions import ConvergenceWarning
 
     from .network_estimator import LearnedNothingWarning
 
     with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("always", LearnedNothingWarning)
+        warnings.simplefilter("always", LearnedNothingWarning)  # a ConvergenceWarning that is news
         yield
-    for warning in caught:
-        if issubclass(warning.category, LearnedNothingWarning):
-            print(f"shrinkage {command}: warning: {warning.message}", file=sys.stderr)
-        else:
-            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    for message in dict.fromkeys(str(warning.message) for warning in caught):
+        print(f"shrinkage {command}: warning: {message}", file=sys.stderr)
 
 
 # -------------------------------------------------------------------- study
@@ -286,7 +284,7 @@ def cmd_train(args):
         ds = load_dataset(args.data, target=args.target)
     except DataError as exc:
         raise CommandError(str(exc)) from None
-    with _learned_nothing_said("train"):
+    with _warnings_said("train"):
         try:
             est.fit(ds.X_train, ds.y_train, checkpoint=args.checkpoint, resume=args.resume)
         except (CheckpointError, ValueError) as exc:  # also settings only the data can refuse
@@ -377,7 +375,7 @@ def cmd_sweep(args):
         return EXIT_INTERRUPTED
     rows, best = summarize_sweep(spec, results, args.choose)
     final = _checked_estimator(MLPClassifier, {**model, **best["point"], "random_state": 0})
-    with _learned_nothing_said("sweep"):
+    with _warnings_said("sweep"):
         final.fit(ds.X_train, ds.y_train)
     test_accuracy = final.score(ds.X_test, ds.y_test)
     save(final, Path(args.out) / "best.npz", input_mean=ds.mean, input_scale=ds.scale,
