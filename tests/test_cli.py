@@ -442,6 +442,16 @@ def test_train_prints_each_warning_as_the_command_once(tmp_path, capsys):
         capsys.readouterr().err)
 
 
+def test_sweep_logs_a_diverged_fit_instead_of_warning_from_the_worker(tmp_path, capsys):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(["sweep", "--data", "wine", "--param", "learning_rate=1e8", "--set", "optimizer=sgd", "--cv", "2",
+                     "--epochs", "3", "--jobs", "1", "--out", str(tmp_path / "s")]) == 0
+    assert not [w for w in caught if "diverged" in str(w.message)]  # a worker's would print as file:line
+    out = capsys.readouterr().out
+    assert re.search(r"learning_rate=1e\+08 split 0: score [\d.]+, 0\.0% zeros, [\d.]+s, diverged\n", out)
+
+
 def test_train_reports_the_exact_zeros_of_l1(tmp_path, capsys):
     model = tmp_path / "m.npz"
     assert main(["train", "--data", "digits", "--hidden", "16", "--penalty", "l1", "--alpha", "1e-3",

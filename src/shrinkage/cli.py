@@ -359,7 +359,8 @@ def cmd_sweep(args):
     def log(result):
         if not args.quiet:
             print(f"{format_point(result['point'])} split {result['split']}: score {result['score']:.4f}, "
-                  f"{100 * result['zero_fraction']:.1f}% zeros, {result['seconds']:.1f}s", flush=True)
+                  f"{100 * result['zero_fraction']:.1f}% zeros, {result['seconds']:.1f}s"
+                  + (", diverged" if result.get("stop_reason") == "diverged" else ""), flush=True)
 
     if not args.quiet:
         print(f"shrinkage sweep: {_count(len(spec.points()), 'point')} x {_count(spec.cv or spec.seeds, 'split')} = "

@@ -127,11 +127,14 @@ def _plain(value):
 
 def fit_quietly(estimator, X, y, **fit_params):
     """``fit`` on one BLAS thread (the same numbers in any worker process) without the
-    ConvergenceWarning; for the study and sweeps, which report epochs and stop reasons themselves."""
+    ConvergenceWarning (learned nothing included) or TrainingDivergedWarning; for the study and sweeps,
+    which report epochs and stop reasons themselves (a worker process's warning would reach the terminal
+    as Python's file:line report)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", TrainingDivergedWarning)
         return estimator.fit(X, y, **fit_params)
 
 
