@@ -467,6 +467,7 @@ def test_datasets_command(capsys):
     assert main(["datasets"]) == 0
     out = capsys.readouterr().out
     assert "mnist1d" in out and "4000" in out and "breast_cancer" in out
+    assert "UTF-8, comma-separated, a header row" in out and "Files are split 80/20, stratified" in out
 
 
 def test_train_checkpoint_and_resume(tmp_path):
