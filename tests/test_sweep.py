@@ -345,3 +345,19 @@ def test_a_parameter_given_by_a_flag_and_by_set_is_refused(tmp_path, capsys):
                         (["--penalty", "l1", "--set", "penalty='l2'"], "penalty")):
         assert main(base + extra) == 2
         assert f"{name}: given both as a flag and with --set" in capsys.readouterr().err
+
+
+def test_run_sweep_checks_its_folds_against_the_classes(tmp_path):
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    y = np.r_[np.zeros(19, int), np.ones(19, int), np.full(2, 2)]
+    spec = SweepSpec(data="rare", params={"alpha": [1e-3]}, model={"hidden_layer_sizes": (4,), "max_epochs": 1},
+                     cv=3)
+    with pytest.warns(UserWarning, match=r"--cv 3: class 2 of rare has fewer training rows than folds \(as few "
+                                         r"as 2\), so some validation folds lack it") as caught:
+        run_sweep(spec, X, y, tmp_path / "a", jobs=1)
+    assert len([w for w in caught if "fewer training rows than folds" in str(w.message)]) == 1  # not per fit
+    assert not [w for w in caught if "least populated" in str(w.message)]  # scikit-learn's, said better above
+    with pytest.raises(SweepError, match=r"--cv 20: more folds than the training rows of any class of rare "
+                                         r"\(at most 19\)"):
+        run_sweep(SweepSpec(**{**vars(spec), "cv": 20}), X, y, tmp_path / "b", jobs=1)
+    assert not (tmp_path / "b").exists()  # refused before anything is written

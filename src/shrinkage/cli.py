@@ -38,19 +38,26 @@ def _check_output(check, path, flag):
 @contextmanager
 def _warnings_said(command):
     """Around a fit: ConvergenceWarning is ignored (the command prints epochs and stop reasons or scores
-    itself); every other warning (learned nothing, diverged, a hold-out without a class, scikit-learn's) is
-    printed once as ``shrinkage COMMAND: warning: ...``, not as Python's file:line report."""
+    itself); every other warning (learned nothing, diverged, a hold-out without a class, too few rows for
+    the folds, scikit-learn's) is printed as it comes, once, as ``shrinkage COMMAND: warning: ...``, not as
+    Python's file:line report."""
     from sklearn.exceptions import ConvergenceWarning
 
     from .network_estimator import LearnedNothingWarning
 
-    with warnings.catch_warnings(record=True) as caught:
+    said = set()
+
+    def say(message, category, filename, lineno, file=None, line=None):
+        if str(message) not in said:
+            said.add(str(message))
+            print(f"shrinkage {command}: warning: {message}", file=sys.stderr, flush=True)
+
+    with warnings.catch_warnings():  # restores showwarning too
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("always", LearnedNothingWarning)  # a ConvergenceWarning that is news
+        warnings.showwarning = say
         yield
-    for message in dict.fromkeys(str(warning.message) for warning in caught):
-        print(f"shrinkage {command}: warning: {message}", file=sys.stderr)
 
 
 # -------------------------------------------------------------------- study
@@ -352,8 +359,6 @@ def cmd_sweep(args):
         ds = load_dataset(args.data, target=args.target)
     except DataError as exc:
         raise CommandError(str(exc)) from None
-    if spec.cv:
-        _check_folds(spec.cv, ds)
     n_tasks = len(spec.points()) * (spec.cv or spec.seeds)
 
     def log(result):
@@ -366,8 +371,9 @@ def cmd_sweep(args):
         print(f"shrinkage sweep: {_count(len(spec.points()), 'point')} x {_count(spec.cv or spec.seeds, 'split')} = "
               f"{_count(n_tasks, 'fit')} on {ds.name}", flush=True)
     try:
-        results, interrupted = run_sweep(spec, ds.X_train, ds.y_train, args.out, jobs=args.jobs or -1,
-                                         resume=args.resume, on_result=log, scheduler=args.scheduler)
+        with _warnings_said("sweep"):
+            results, interrupted = run_sweep(spec, ds.X_train, ds.y_train, args.out, jobs=args.jobs or -1,
+                                             resume=args.resume, on_result=log, scheduler=args.scheduler)
     except SweepError as exc:
         raise CommandError(str(exc)) from None
     if interrupted:
@@ -398,22 +404,6 @@ def cmd_sweep(args):
         if best.get("rule"):
             print(choice_sentence(best))
     return 0
-
-
-def _check_folds(cv, ds):
-    """Stratified folds need a class with at least ``cv`` training rows (else refuse); a class with fewer is
-    missing from some validation folds (say so once)."""
-    from .datasets import list_some
-
-    labels, counts = np.unique(ds.y_train, return_counts=True)
-    if cv > counts.max():
-        raise CommandError(f"--cv {cv}: more folds than the training rows of any class of {ds.name} (at most "
-                           f"{counts.max()}); use fewer folds")
-    few = labels[counts < cv]
-    if len(few):
-        print(f"shrinkage sweep: warning: --cv {cv}: class{'es' if len(few) > 1 else ''} {list_some(few)} of "
-              f"{ds.name} {'have' if len(few) > 1 else 'has'} fewer training rows than folds (as few as "
-              f"{counts.min()}), so some validation folds lack {'them' if len(few) > 1 else 'it'}", file=sys.stderr)
 
 
 # ------------------------------------------------------------------ predict

@@ -39,8 +39,8 @@ from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
 from .parameters import zero_fraction
 
-__all__ = ["parse_param", "SweepSpec", "tasks_of", "run_sweep", "summarize_sweep", "check_choice", "CHOICES",
-           "choice_sentence", "read_results"]
+__all__ = ["parse_param", "SweepSpec", "tasks_of", "run_sweep", "check_folds", "summarize_sweep", "check_choice",
+           "CHOICES", "choice_sentence", "read_results"]
 
 
 class SweepError(ValueError):
@@ -167,10 +167,27 @@ def task_key(point, split):
     return json.dumps({"point": point, "split": split}, sort_keys=True)
 
 
+def check_folds(spec, y):
+    """Stratified ``spec.cv`` folds of the labels ``y``: a :class:`SweepError` when no class has that many
+    rows; a warning, once, naming the classes with fewer, which some validation folds then lack."""
+    from .datasets import list_some
+
+    labels, counts = np.unique(y, return_counts=True)
+    if spec.cv > counts.max():
+        raise SweepError(f"--cv {spec.cv}: more folds than the training rows of any class of {spec.data} (at most "
+                         f"{counts.max()}); use fewer folds")
+    few = labels[counts < spec.cv]
+    if len(few):
+        several = len(few) > 1
+        warnings.warn(f"--cv {spec.cv}: class{'es' if several else ''} {list_some(few)} of {spec.data} "
+                      f"{'have' if several else 'has'} fewer training rows than folds (as few as {counts.min()}), "
+                      f"so some validation folds lack {'them' if several else 'it'}", UserWarning, stacklevel=3)
+
+
 def _split_indices(spec, y, split):
     if spec.cv:
         folds = StratifiedKFold(n_splits=spec.cv, shuffle=True, random_state=0)
-        with warnings.catch_warnings():  # a class with fewer rows than folds: the command says so once
+        with warnings.catch_warnings():  # a class with fewer rows than folds: check_folds said so once
             warnings.filterwarnings("ignore", "The least populated class", UserWarning)
             return list(folds.split(np.zeros(len(y)), y))[split]
     idx = np.arange(len(y))
@@ -269,6 +286,8 @@ def run_sweep(spec, X, y, out_dir, jobs=1, resume=False, on_result=None, schedul
     """
     from joblib import Parallel, delayed
 
+    if spec.cv:
+        check_folds(spec, y)
     path = Path(out_dir) / "sweep.jsonl"
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     done = read_results(path)
