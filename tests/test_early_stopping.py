@@ -161,6 +161,12 @@ def test_missing_monitor_key_is_a_clear_error():
         EarlyStopping().update(0, {"loss": 1.0})
 
 
+def test_pq_without_the_training_loss_is_a_clear_error():
+    # PQ weighs the training loss: without logs["loss"] it could never stop, so it refuses.
+    with pytest.raises(KeyError, match=r"criterion 'pq' weighs the training loss logs\['loss'\], which is not"):
+        EarlyStopping(criterion="pq").update(0, {"val_loss": 1.0})
+
+
 @pytest.mark.parametrize("epoch, logs, error, words", [
     (0, 0.3, TypeError, "logs must be a dict of the epoch's values, such as {'val_loss': 0.31}; got float"),
     (-1, {"val_loss": 0.3}, ValueError, "epoch must be an int >= 0 (epochs are counted from 0); got -1"),

@@ -53,7 +53,7 @@ class EarlyStopping:
           ``GL(t) / P_k(t)`` exceeds ``threshold``, with training progress
           ``P_k(t) = 1000 * (sum(E_tr over the strip) / (k * min(E_tr over the
           strip)) - 1)``. A strip without progress (``P_k = 0``) stops as soon
-          as ``GL > 0``.
+          as ``GL > 0``. Every monitored epoch's ``logs`` must hold ``"loss"``.
         * ``"up"``: at the end of each strip, stop when ``E_va`` has risen
           (``E_va(t) > E_va(t - k)``) at the ends of ``threshold`` successive
           strips; the first test is at ``t = 2k``.
@@ -192,6 +192,11 @@ class EarlyStopping:
             raise KeyError(
                 f"EarlyStopping monitors {self.monitor!r}, which is not in the logs "
                 f"(available: {sorted(logs)}); pass validation data or change monitor"
+            )
+        if self.criterion == "pq" and "loss" not in logs:
+            raise KeyError(
+                f"criterion 'pq' weighs the training loss logs['loss'], which is not in the logs "
+                f"(available: {sorted(logs)})"
             )
         value = _number(logs, self.monitor)
         if not math.isfinite(value):
