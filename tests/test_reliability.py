@@ -288,6 +288,20 @@ def test_a_checkpoint_holding_a_pickle_payload_is_refused_without_running_it(tmp
     assert not marker.exists()
 
 
+def test_a_damaged_checkpoint_is_refused_by_what_is_wrong(tmp_path):
+    # Read as model files are: not as a pickle (NumPy's fallback for a file that is not a zip), and not
+    # trusting the archive's sizes.
+    from shrinkage.checkpoint import MAX_MEMBERS, CheckpointError
+
+    (tmp_path / "text.npz").write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match=r"text.npz: not a readable checkpoint \(BadZipFile") as info:
+        read_checkpoint(tmp_path / "text.npz")
+    assert "pickle" not in str(info.value)
+    np.savez(tmp_path / "many.npz", **{f"a{i}": np.zeros(1) for i in range(MAX_MEMBERS + 1)})
+    with pytest.raises(CheckpointError, match=r"many.npz: not a checkpoint \(implausible archive layout\)"):
+        read_checkpoint(tmp_path / "many.npz")
+
+
 @pytest.mark.parametrize("header", [{"format": "shrinkage-checkpoint", "version": 2, "tree": {}},
                                     {"format": "shrinkage-model", "version": 1, "tree": {}},
                                     ["shrinkage-checkpoint", 1]])

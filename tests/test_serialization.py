@@ -6,7 +6,8 @@ import pytest
 from sklearn.datasets import make_regression
 
 from shrinkage import EarlyStopping, LinearClassifier, MLPClassifier, MLPRegressor, ModelFileError, load, save
-from shrinkage.serialization import FORMAT_VERSION, MAX_MEMBERS
+from shrinkage.checkpoint import MAX_MEMBERS
+from shrinkage.serialization import FORMAT_VERSION
 
 
 @pytest.fixture(scope="module")

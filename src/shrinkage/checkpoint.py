@@ -5,23 +5,26 @@
 writes it to a temporary file in the same folder, flushes it to disk, then
 renames it over ``path``: a reader (or a process killed mid-write) sees the old
 checkpoint or the new one, never half of one. :func:`read_checkpoint` reads it
-back with ``allow_pickle=False``.
+back through :func:`read_npz`, which model files share.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_checkpoint", "read_checkpoint", "CheckpointError", "atomic_write_npz", "check_output_file",
-           "check_output_dir"]
+__all__ = ["write_checkpoint", "read_checkpoint", "CheckpointError", "atomic_write_npz", "read_npz",
+           "check_output_file", "check_output_dir"]
 
 FORMAT = "shrinkage-checkpoint"
 VERSION = 1
+MAX_MEMBERS = 1000  # arrays in one file we write: far more than any model or checkpoint holds
 
 
 class CheckpointError(ValueError):
@@ -98,6 +101,35 @@ def atomic_write_npz(path, arrays):
     return path
 
 
+def read_npz(path, error, what):
+    """Every array of the ``.npz`` at ``path``, by name, or ``error`` (an exception class) saying why not.
+
+    Members are read through ``zipfile`` (which checks each one's CRC) and
+    ``numpy.lib.format.read_array`` with ``allow_pickle=False`` on the member's
+    bytes: a damaged or foreign file cannot run code, and a damaged size field
+    cannot make us allocate more than the file holds. ``what`` names the file
+    in messages ("checkpoint").
+    """
+    try:
+        size = os.path.getsize(path)
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_MEMBERS or any(m.file_size > size for m in members):
+                raise error(f"{path}: not a {what} (implausible archive layout)")
+            arrays = {}
+            for member in members:
+                data = archive.read(member)
+                arrays[member.filename.removesuffix(".npy")] = np.lib.format.read_array(io.BytesIO(data),
+                                                                                          allow_pickle=False)
+            return arrays
+    except error:
+        raise
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc})") from None
+    except Exception as exc:  # zip, CRC, .npy header, pickle refusal: all mean a damaged or foreign file
+        raise error(f"{path}: not a readable {what} ({type(exc).__name__}: {exc})") from None
+
+
 def write_checkpoint(path, tree):
     arrays = {}
     header = {"format": FORMAT, "version": VERSION, "tree": _flatten(tree, arrays)}
@@ -106,11 +138,10 @@ def write_checkpoint(path, tree):
 
 
 def read_checkpoint(path):
+    arrays = read_npz(path, CheckpointError, "checkpoint")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
         header = json.loads(arrays.pop("header").tobytes().decode())
-    except Exception as exc:  # any damage: zip, npy format, JSON, missing header
+    except Exception as exc:  # no header, or not JSON
         raise CheckpointError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT or header.get("version") != VERSION:
         raise CheckpointError(f"{path}: not a shrinkage checkpoint of version {VERSION}")

@@ -26,17 +26,14 @@ header's shapes and dtypes before use. Anything wrong ends in
 
 from __future__ import annotations
 
-import io
 import json
-import os
-import zipfile
 
 import numpy as np
 from sklearn.base import is_classifier
 
 from ._estimator_params import from_plain_values
 from ._params import is_number
-from .checkpoint import atomic_write_npz, check_output_file
+from .checkpoint import atomic_write_npz, check_output_file, read_npz
 from .estimators import LinearClassifier, MLPClassifier, MLPRegressor
 from .network_estimator import FITTED, json_safe_params
 
@@ -114,36 +111,6 @@ def _training_record(estimator):
     return record
 
 
-MAX_MEMBERS = 1000
-
-
-def _read(path):
-    """Every array of the archive, read member by member with ``allow_pickle=False``.
-
-    Reading goes through ``zipfile`` (which checks each member's CRC) and
-    ``numpy.lib.format.read_array`` on the member's bytes, so a damaged size
-    field cannot make us allocate more than the file holds.
-    """
-    try:
-        size = os.path.getsize(path)
-        with zipfile.ZipFile(path) as archive:
-            members = archive.infolist()
-            if len(members) > MAX_MEMBERS or any(m.file_size > size for m in members):
-                raise ModelFileError(f"{path}: not a shrinkage model file (implausible archive layout)")
-            arrays = {}
-            for member in members:
-                name = member.filename.removesuffix(".npy")
-                data = archive.read(member)
-                arrays[name] = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-            return arrays
-    except ModelFileError:
-        raise
-    except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read the model file ({exc})") from None
-    except Exception as exc:  # zip, CRC, .npy header, pickle refusal: all mean a damaged or foreign file
-        raise ModelFileError(f"{path}: not a readable shrinkage model file ({type(exc).__name__}: {exc})") from None
-
-
 def _header(path, arrays):
     raw = arrays.get("header")
     if raw is None or raw.dtype != np.uint8 or raw.ndim != 1:
@@ -171,7 +138,7 @@ def load(path):
 
 def load_with_preprocessing(path):
     """``(estimator, preprocessing)``, where ``preprocessing`` is ``{"mean", "scale"}`` or None."""
-    arrays = _read(path)
+    arrays = read_npz(path, ModelFileError, "shrinkage model file")
     header = _header(path, arrays)
     try:
         return _build(path, header, arrays)
