@@ -128,7 +128,10 @@ def test_study_file_errors_name_the_problem(tmp_path, capsys):
     config.write_text('[[configuration]]\nname = "x"\ndropuot = 0.5\n')
     assert main(["study", "--config", str(config), "--quiet"]) == 2
     err = capsys.readouterr().err
-    assert "unknown parameter(s) ['dropuot']" in err and str(config) in err
+    assert "unknown parameter(s) ['dropuot'] (did you mean 'dropout'?)" in err and str(config) in err
+    config.write_text('seed = 2\n')
+    assert main(["study", "--config", str(config), "--quiet"]) == 2
+    assert "unknown key(s) ['seed'] (did you mean 'seeds'?); expected" in capsys.readouterr().err
     config.write_text('[[configuration]]\nname = "x"\ndropout = 1.5\n')
     assert main(["study", "--config", str(config), "--quiet"]) == 2
     assert "dropout must be a float in [0, 1); got 1.5" in capsys.readouterr().err
@@ -363,7 +366,8 @@ def test_sweep_folds_against_small_classes_and_its_opening_count(tmp_path, capsy
 @pytest.mark.parametrize(
     "argv,problem",
     [
-        (["train", "--data", "wine", "--set", "dropuot=0.1"], "MLPClassifier has no parameter(s) ['dropuot']"),
+        (["train", "--data", "wine", "--set", "dropuot=0.1", "--set", "zzz=1"],
+         "MLPClassifier has no parameter(s) ['dropuot', 'zzz'] (did you mean 'dropout'?)"),
         (["train", "--data", "wine", "--alpha", "-1"], "alpha must be a float in [0, inf); got -1.0"),
         (["predict", "no-such-model.npz", "--data", "wine"], "no-such-model.npz"),
         (["train", "--data", "wine", "--set", "class_weight={7: 3.0}"],  # refused by the data, not the settings

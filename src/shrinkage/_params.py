@@ -9,12 +9,13 @@ wrong type) naming the parameter, what was expected and what was received::
 
 from __future__ import annotations
 
+import difflib
 import numbers
 
 import numpy as np
 
 __all__ = ["Interval", "AtLeast", "Options", "Boolean", "NoneOK", "IntTuple", "DType", "WeightDict",
-           "validate_params", "KEYWORDS", "is_number"]
+           "validate_params", "KEYWORDS", "is_number", "unknown_names"]
 
 # Values as a command line, JSON or TOML spells them (any case): --set early_stopping=true, --param penalty=l1,none
 KEYWORDS = {"true": True, "false": False, "none": None, "null": None}
@@ -153,3 +154,11 @@ def validate_params(params, table):
             continue
         expected = " or ".join(c.describe() for c in constraints)
         raise ValueError(f"{name} must be {expected}; got {value!r}")
+
+
+def unknown_names(names, known):
+    """``names`` sorted, for an error message, with the known name each one is a likely typo of:
+    ``['max_epoch'] (did you mean 'max_epochs'?)``."""
+    names = sorted(names)
+    close = [match[0] for name in names if (match := difflib.get_close_matches(name, sorted(known), n=1))]
+    return f"{names} (did you mean {', '.join(map(repr, close))}?)" if close else f"{names}"

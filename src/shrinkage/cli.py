@@ -15,7 +15,7 @@ import numpy as np
 
 from . import __version__
 from ._estimator_params import from_plain_values
-from ._params import KEYWORDS
+from ._params import KEYWORDS, unknown_names
 from .checkpoint import check_output_dir, check_output_file
 
 EXIT_USAGE = 2
@@ -234,7 +234,7 @@ def _checked_estimator(cls, params):
     """``cls(**params)`` with every parameter known and valid, or a CommandError that names it."""
     unknown = set(params) - set(cls().get_params())
     if unknown:
-        raise CommandError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}")
+        raise CommandError(f"{cls.__name__} has no parameter(s) {unknown_names(unknown, cls().get_params())}")
     try:
         est = cls(**from_plain_values(params))
         est._check_params()

@@ -112,7 +112,7 @@ _RUN_OWNED = {"random_state", "verbose"}
 def _check_params(source, params):
     unknown = set(params) - _ESTIMATOR_PARAMS
     if unknown:
-        raise StudyConfigError(f"{source}: unknown parameter(s) {sorted(unknown)}; "
+        raise StudyConfigError(f"{source}: unknown parameter(s) {P.unknown_names(unknown, _ESTIMATOR_PARAMS)}; "
                                f"MLPClassifier takes {sorted(_ESTIMATOR_PARAMS - _RUN_OWNED)}")
     owned = set(params) & _RUN_OWNED
     if owned:
@@ -163,7 +163,8 @@ def spec_from_toml(path):
         raise StudyConfigError(f"{path}: not a study file: it is not UTF-8 text (TOML)") from None
     allowed = {"data", "target", "seeds", "validation_fraction", "model", "configuration"}
     if set(raw) - allowed:
-        raise StudyConfigError(f"{path}: unknown key(s) {sorted(set(raw) - allowed)}; expected {sorted(allowed)}")
+        raise StudyConfigError(f"{path}: unknown key(s) {P.unknown_names(set(raw) - allowed, allowed)}; "
+                               f"expected {sorted(allowed)}")
     spec = StudySpec()
     spec.data = raw.get("data", spec.data)
     spec.target = raw.get("target")
