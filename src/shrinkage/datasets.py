@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,6 +191,9 @@ def _check_arrays(source, X, y, min_classes=2):
         raise DataError(f"{source}: the labels hold only one class ({np.unique(y)[0]}); need at least 2")
 
 
+CSV_CHUNK_ROWS = 4096  # rows parsed at a time: a file's text never lives as Python strings all at once
+
+
 def _read_csv(path, target, n_features=None, columns=None):
     """``(X, y, label column name, feature column names)`` of a CSV file.
 
@@ -199,38 +203,59 @@ def _read_csv(path, target, n_features=None, columns=None):
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:  # with or without a BOM (Excel)
-            rows = list(csv.reader(handle))
+            records = _records(csv.reader(handle))
+            _, header = next(records, (None, None))
+            if header is not None:
+                header = [name.strip() for name in header]
+                _check_header(path, header)
+                if columns is not None:
+                    features, column = _columns_by_name(path, header, columns, target)
+                else:
+                    features, column = _columns_by_position(path, header, target, n_features)
+                X, labels = _parse_records(path, records, header, features, column)
     except UnicodeDecodeError as exc:
         raise DataError(f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
                         "save it as UTF-8 CSV") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
-    # Blank lines (a file's last newline twice, say) are skipped, as pandas does; a row of empty fields is not.
-    numbered = [(line, row) for line, row in enumerate(rows, start=1) if len(row) > 1 or "".join(row).strip()]
-    if len(numbered) < 2:
+    if header is None or not len(X):
         raise DataError(f"{path}: expected a header row and at least one data row")
-    header, body = [name.strip() for name in numbered[0][1]], [row for _, row in numbered[1:]]
-    _check_header(path, header)
-    if columns is not None:
-        features, column = _columns_by_name(path, header, columns, target)
-    else:
-        features, column = _columns_by_position(path, header, target, n_features)
-    bad = next((line for line, row in numbered[1:] if len(row) != len(header)), None)
-    if bad is not None:
-        raise DataError(f"{path}: line {bad} has a different number of fields than the header")
-    try:
-        X = np.array([[float(r[j]) for j in features] for r in body], dtype=np.float64)
-    except ValueError:
-        raise DataError(_first_non_number(path, numbered[1:], features, header)) from None
     names = [header[j] for j in features]
     if column is None:
         return X, None, None, names
-    labels = np.array([r[column].strip() for r in body])
+    labels = np.array(labels)
     try:  # integer labels stay integers; anything else stays a string label
         y = labels.astype(np.int64)
     except ValueError:
         y = labels
     return X, y, header[column], names
+
+
+def _records(reader):
+    """``(line, fields)`` of each CSV record. Blank lines (a file's last newline twice, say) are skipped, as
+    pandas does; a row of empty fields is not."""
+    for line, row in enumerate(reader, start=1):
+        if len(row) > 1 or "".join(row).strip():
+            yield line, row
+
+
+def _parse_records(path, records, header, features, column):
+    """The features (float64, one row per record) and the label strings (or None) of the data ``records``,
+    read ``CSV_CHUNK_ROWS`` at a time into arrays: a 95 MB file once took 1.4 GB and 14 s read whole."""
+    blocks, labels = [], ([] if column is not None else None)
+    while chunk := list(itertools.islice(records, CSV_CHUNK_ROWS)):
+        bad = next((line for line, row in chunk if len(row) != len(header)), None)
+        if bad is not None:
+            raise DataError(f"{path}: line {bad} has a different number of fields than the header")
+        try:
+            values = [float(row[j]) for _, row in chunk for j in features]
+        except ValueError:
+            raise DataError(_first_non_number(path, chunk, features, header)) from None
+        blocks.append(np.array(values, dtype=np.float64).reshape(len(chunk), len(features)))
+        if column is not None:
+            labels.extend(row[column].strip() for _, row in chunk)
+    X = np.concatenate(blocks) if blocks else np.empty((0, len(features)))
+    return X, labels
 
 
 def _first_non_number(path, numbered, features, header):
