@@ -168,6 +168,20 @@ def test_bad_npz(tmp_path, arrays, problem):
     assert str(info.value).startswith(str(path))
 
 
+@pytest.mark.parametrize("write", [lambda path: path.write_text("hello"),
+                                   lambda path: np.save(path.open("wb"), np.zeros((4, 2)))],  # an .npy named .npz
+                         ids=["text", "npy"])
+def test_a_file_that_is_no_npz_archive_says_so(tmp_path, write):
+    path = tmp_path / "data.npz"
+    write(path)
+    with pytest.raises(DataError, match=r"data.npz: not an .npz archive \(a zip of arrays, as numpy.savez writes\)") \
+            as info:
+        load_dataset(str(path))
+    assert "pickle" not in str(info.value)
+    with pytest.raises(DataError, match="not an .npz archive"):
+        read_features(str(path), 2)
+
+
 def test_unknown_name_and_extension(tmp_path):
     with pytest.raises(DataError, match="not a built-in data set"):
         load_dataset("mnist")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import functools
 import itertools
+import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -360,9 +361,10 @@ def read_features(source, n_features, target=None, columns=None):
 
 def _npz_arrays(path):
     try:
+        if not zipfile.is_zipfile(path):  # else NumPy reads it as an .npy, or calls it a pickle
+            raise DataError(f"{path}: not an .npz archive (a zip of arrays, as numpy.savez writes); "
+                            "expected arrays X and y")
         with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise DataError(f"{path}: expected an .npz archive of arrays X and y")
             return {k: data[k] for k in data.files}
     except DataError:
         raise
