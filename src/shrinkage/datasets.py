@@ -65,15 +65,26 @@ class Dataset:
         return np.unique(self.y_train)
 
 
+STANDARDIZE_BLOCK = 1 << 18  # values standardized at a time (2 MiB in float64): no float64 copy of a data set
+
+
 def standardize(X, mean, scale):
-    """``(X - mean) / scale`` as float32."""
-    return ((np.asarray(X, np.float64) - mean) / scale).astype(np.float32)
+    """``(X - mean) / scale`` as float32, computed in float64 a block of rows at a time."""
+    X = np.asarray(X)
+    out = np.empty(X.shape, np.float32)
+    step = max(1, STANDARDIZE_BLOCK // max(1, X.shape[-1]))
+    for start in range(0, len(X), step):
+        block = X[start:start + step].astype(np.float64)
+        block -= mean
+        block /= scale
+        out[start:start + step] = block
+    return out
 
 
 def _finish(name, X_train, y_train, X_test, y_test, description):
-    X_train = np.asarray(X_train, np.float64)
-    mean = X_train.mean(axis=0)
-    scale = X_train.std(axis=0)
+    X_train = np.asarray(X_train)
+    mean = X_train.mean(axis=0, dtype=np.float64)  # the same numbers as on a float64 copy, without the copy
+    scale = X_train.std(axis=0, dtype=np.float64)
     scale[scale == 0] = 1.0
     return Dataset(name, standardize(X_train, mean, scale), np.asarray(y_train),
                    standardize(X_test, mean, scale), np.asarray(y_test), description, mean, scale)
@@ -375,7 +386,8 @@ def _npz_arrays(path):
 def _numeric(path, array, name="X"):
     if not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise DataError(f"{path}: array {name!r} is not numeric (dtype {array.dtype})")
-    return np.asarray(array, dtype=np.float64)
+    # Floats keep their precision (standardizing computes in float64 block by block): no float64 copy of X.
+    return array if np.issubdtype(array.dtype, np.floating) else np.asarray(array, dtype=np.float64)
 
 
 def _load_npz(path):
@@ -417,7 +429,8 @@ def _load_cifar10(folder):
     if not train_files or not test_file.exists():
         raise DataError(f"{folder}: expected CIFAR-10 binary files data_batch_*.bin and test_batch.bin")
     parts = [_read_cifar_batch(f) for f in train_files]
-    X_tr = np.concatenate([p[0] for p in parts]).astype(np.float32) / 255
+    X_tr = np.concatenate([p[0] for p in parts]).astype(np.float32)
+    X_tr /= 255
     y_tr = np.concatenate([p[1] for p in parts])
     X_te, y_te = _read_cifar_batch(test_file)
     return _finish("cifar10", X_tr, y_tr, X_te.astype(np.float32) / 255, y_te, f"CIFAR-10 from {folder}")
