@@ -119,6 +119,11 @@ def test_csv_with_named_string_target(tmp_path):
         ("a,b,y\n" + "".join(f"{i},1,name{i % 15}\n" for i in range(20)), None,  # names: classes, however many
          "cannot make a stratified split: 10 of the 15 classes have a single row (name10, name11, name12, name13, "
          "name14 and 5 more)"),
+        ("a,b,y\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n", None,  # 20% of 4 rows is 1 row: it cannot hold both classes
+         "4 rows are too few for a stratified split of 2 classes (80% to train on, 20% to test on): each part "
+         "needs a row of every class; give at least 6 rows"),
+        ("a,b,y\n1,2,0\n3,4," + "1" * 200_000 + "\n", None,  # over the csv module's field size limit
+         "line 3 cannot be read as CSV (field larger than field limit (131072))"),
     ],
 )
 def test_bad_csv_is_one_line_naming_file_and_problem(tmp_path, content, target, problem):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import functools
 import itertools
+import math
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
@@ -112,8 +113,24 @@ def _check_classes_split(name, y):
                     "one to train on and one to test on")
 
 
+def _check_split_sizes(name, y, test_size):
+    """Each part of a stratified split needs a row of every class: say how many rows that takes."""
+    n_classes = len(np.unique(y))
+
+    def fits(n):
+        n_test = math.ceil(test_size * n)  # as scikit-learn rounds
+        return min(n_test, n - n_test) >= n_classes
+
+    if not fits(len(y)):
+        needed = next(n for n in itertools.count(len(y)) if fits(n))
+        raise DataError(f"{name}: {len(y)} rows are too few for a stratified split of {n_classes} classes "
+                        f"({1 - test_size:.0%} to train on, {test_size:.0%} to test on): each part needs a row "
+                        f"of every class; give at least {needed} rows")
+
+
 def _split(name, X, y, test_size, description):
     _check_classes_split(name, y)
+    _check_split_sizes(name, y, test_size)
     try:
         X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, stratify=y, random_state=0)
     except ValueError as exc:
@@ -215,7 +232,8 @@ def _read_csv(path, target, n_features=None, columns=None):
     """
     try:
         with open(path, newline="", encoding="utf-8-sig") as handle:  # with or without a BOM (Excel)
-            records = _records(csv.reader(handle))
+            reader = csv.reader(handle)
+            records = _records(reader)
             _, header = next(records, (None, None))
             if header is not None:
                 header = [name.strip() for name in header]
@@ -230,6 +248,8 @@ def _read_csv(path, target, n_features=None, columns=None):
                         "save it as UTF-8 CSV") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot read the file ({exc})") from None
+    except csv.Error as exc:  # a field over the csv module's size limit, say
+        raise DataError(f"{path}: line {reader.line_num} cannot be read as CSV ({exc})") from None
     if header is None or not len(X):
         raise DataError(f"{path}: expected a header row and at least one data row")
     names = [header[j] for j in features]
