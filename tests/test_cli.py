@@ -540,15 +540,18 @@ def test_study_resume_trains_only_the_missing_runs_and_matches_an_uninterrupted_
     assert strip_times(json.loads((log.parent / "results.json").read_text())) == whole
     assert len(read_lines(log)) == n_runs
     assert len(log.read_text().splitlines()) == n_runs + 1  # the cut line was ended, not joined to the next
-    # Other settings reuse nothing: every run trains again, after the earlier ones, which stay.
+    # Other settings reuse nothing: every run trains again, after the earlier ones, which stay; it says why.
     assert main(study + ["--out", str(log.parent), "--resume", "--epochs", "2"]) == 0
-    assert f"/{n_runs}] " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"/{n_runs}] " in out and f"runs in {log} made with another max_epochs are not reused" in out
     assert len(read_lines(log)) == 2 * n_runs
     assert main(study + ["--out", str(log.parent), "--resume"]) == 0
-    assert f"{n_runs} of {n_runs} runs already in {log}; writing the report" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{n_runs} of {n_runs} runs already in {log}; writing the report" in out and "not reused" not in out
     monkeypatch.setattr(package, "__version__", "9.9")  # so does another version, which may train differently
     assert main(study + ["--out", str(log.parent), "--resume", "--epochs", "2"]) == 0
-    assert f"/{n_runs}] " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"/{n_runs}] " in out and "made with another shrinkage version are not reused" in out
 
 
 def test_study_run_again_without_resume_keeps_the_earlier_runs_in_the_log(tmp_path, capsys):

@@ -1,6 +1,7 @@
 import base64
 import json
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import numpy as np
@@ -441,3 +442,25 @@ def test_the_l1_finding_says_how_many_hidden_units_its_zeros_cut_off():
             "incoming or outgoing weight)") in rows[1]["finding"]
     results[2]["prunable_units"] = None  # a network without hidden units, or a run from an older log
     assert "prunable" not in summarize(spec, results)[0][1]["finding"]
+
+
+def test_a_resumed_study_says_what_keeps_each_logged_run_from_being_reused(tmp_path):
+    from shrinkage.study import _run_keys, why_not_reused
+
+    spec = StudySpec(data="wine", seeds=1, model={"hidden_layer_sizes": [4], "max_epochs": 3},
+                     configurations=[Configuration("none", {"penalty": None}),
+                                     Configuration("l2", {"penalty": "l2", "alpha": 1e-3})])
+    data = (np.zeros((4, 2)), np.array([0, 1, 0, 1]))
+    log = tmp_path / "runs.jsonl"
+    assert why_not_reused(spec, data, log) == []  # no log
+    other_alpha = replace(spec, configurations=[spec.configurations[0],
+                                                Configuration("l2", {"penalty": "l2", "alpha": 1e-2})])
+    other_alpha_and_epochs = replace(other_alpha, model={**spec.model, "max_epochs": 5})
+    lines = [{"key": key} for s in (other_alpha, other_alpha_and_epochs) for key in _run_keys(s, data).values()]
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    # "none" is logged as this study runs it: nothing is said of it, though a run of it with 5 epochs is
+    # logged too; of the two l2 runs logged, the one with only alpha changed comes closest.
+    assert why_not_reused(spec, data, log) == ["other settings of l2"]
+    assert why_not_reused(replace(spec, model={**spec.model, "max_epochs": 9}), data, log) == [
+        "another max_epochs", "other settings of l2"]
+    assert "other data" in why_not_reused(spec, (data[0] + 1, data[1]), log)

@@ -100,7 +100,7 @@ def cmd_study(args):
     from .datasets import DataError
     from .report import render_table, write_outputs
     from .study import (StudyConfigError, default_spec, finished_part, finished_runs, margin_note, prepare_data,
-                        run_study, shows_margins, spec_from_toml, summarize)
+                        run_study, shows_margins, spec_from_toml, summarize, why_not_reused)
 
     _check_output(check_output_dir, args.out, "--out")
     try:
@@ -131,6 +131,9 @@ def cmd_study(args):
         elif reusable:
             print(f"shrinkage study: {len(reusable)} of {n_runs} runs with these settings are already in {log}; "
                   "training them again (--resume would reuse them; the log keeps both)", flush=True)
+        if args.resume and len(finished) < n_runs and (differ := why_not_reused(spec, data, log)):
+            print(f"shrinkage study: runs in {log} made with {' or '.join(differ)} are not reused",
+                  flush=True)
         if not sys.stdout.isatty():
             print(f"shrinkage study: {len(spec.configurations)} configurations x {_count(spec.seeds, 'seed')} "
                   f"on {dataset.name}, {jobs} job(s)", flush=True)

@@ -27,7 +27,7 @@ from sklearn.model_selection import train_test_split
 
 from . import _params as P
 from ._estimator_params import from_plain_values
-from ._runlog import code_version, data_id, open_for_append, read_lines
+from ._runlog import code_version, data_id, differences, open_for_append, read_lines
 from .datasets import BUILTIN, load_dataset
 from .early_stopping import EarlyStopping
 from .estimators import MLPClassifier
@@ -307,6 +307,41 @@ def finished_runs(spec, data, log):
     other settings or another version of shrinkage are not reused."""
     wanted = {key: task for task, key in _run_keys(spec, data).items()}
     return {wanted[line["key"]]: line["run"] for line in read_lines(log) if line.get("key") in wanted}
+
+
+def why_not_reused(spec, data, log):
+    """Why the runs in ``log`` of this study's configurations and seeds are not reused, as phrases such as
+    "another max_epochs", "other settings of l2", "other data" or "another shrinkage version": for each run
+    still to train, what differs from the logged run of its configuration and seed that comes closest.
+    Empty when no such run is logged."""
+    keys = _run_keys(spec, data)
+    lines = read_lines(log)
+    reused = {line.get("key") for line in lines}
+    closest = {}
+    for line in lines:
+        try:
+            logged = json.loads(line["key"])
+            task = (logged["configuration"], logged["seed"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if task not in keys or keys[task] in reused:
+            continue
+        differ = _differing(json.loads(keys[task]), logged)
+        if task not in closest or len(differ) < len(closest[task]):
+            closest[task] = differ
+    return sorted(set().union(*closest.values()))
+
+
+def _differing(wanted, logged):
+    phrases = set()
+    for name in differences(wanted, logged):
+        if name == "model":
+            phrases.update(f"another {key}" for key in differences(wanted["model"], logged.get("model")))
+        elif name == "params":
+            phrases.add(f"other settings of {wanted['configuration']}")
+        else:
+            phrases.add({"data": "other data", "version": "another shrinkage version"}.get(name, f"another {name}"))
+    return phrases
 
 
 def run_study(spec, data, jobs=1, on_result=None, on_epoch=None, log=None, finished=None):
