@@ -327,6 +327,31 @@ def test_predict_writes_a_column_per_output_of_a_regressor(tmp_path, capsys):
                                rtol=1e-6)
 
 
+def test_predict_scores_a_regressor_on_the_files_targets(tmp_path, capsys):
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    from shrinkage import MLPRegressor, save
+
+    X = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    Y = np.c_[X.sum(1), X[:, 0]]
+    reg = MLPRegressor(hidden_layer_sizes=(4,), max_epochs=2, random_state=0).fit(X, Y)
+    save(reg, tmp_path / "r.npz")
+    np.savez(tmp_path / "xy.npz", X=X, y=Y)
+    assert main(["predict", str(tmp_path / "r.npz"), "--data", str(tmp_path / "xy.npz")]) == 0
+    pred = reg.predict(X)
+    assert capsys.readouterr().err == (f"R² {r2_score(Y, pred):.4f}, RMSE {np.sqrt(mean_squared_error(Y, pred)):.4g} "
+                                       "on 40 labelled rows\n")
+    # A CSV's target column, with a missing value left out; one output, so the two-output model is not scored
+    one = MLPRegressor(hidden_layer_sizes=(4,), max_epochs=2, random_state=0).fit(X, Y[:, 0])
+    save(one, tmp_path / "one.npz")
+    rows = [",".join(f"{v:g}" for v in x) + "," + (f"{t:g}" if i else "") for i, (x, t) in enumerate(zip(X, Y[:, 0]))]
+    (tmp_path / "xy.csv").write_text("a,b,c,t\n" + "\n".join(rows) + "\n")
+    assert main(["predict", str(tmp_path / "one.npz"), "--data", str(tmp_path / "xy.csv")]) == 0
+    assert capsys.readouterr().err.endswith("on 39 labelled rows\n")
+    assert main(["predict", str(tmp_path / "r.npz"), "--data", str(tmp_path / "xy.csv")]) == 0
+    assert capsys.readouterr().err == ""
+
+
 def test_a_closed_pipe_ends_predict_quietly(tmp_path):
     model = tmp_path / "m.npz"
     assert main(["train", "--data", "digits", "--model", "linear", "--max-epochs", "1", "--quiet",

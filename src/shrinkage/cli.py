@@ -441,8 +441,8 @@ def cmd_predict(args):
             _write_csv(handle, header, rows)
     else:
         _write_csv(sys.stdout, header, rows)
-    if y is not None and hasattr(est, "classes_") and len(y) == len(rows[0]):
-        line = _accuracy_line(rows[0], y, est.classes_)
+    if y is not None and len(y) == len(rows[0]):
+        line = _accuracy_line(rows[0], y, est.classes_) if hasattr(est, "classes_") else _regression_line(rows, y)
         if line:
             print(line, file=sys.stderr)
     return 0
@@ -489,6 +489,25 @@ def _accuracy_line(pred, y, classes):
     if unseen.any():
         line += f" ({unseen.sum()} of them with labels the model never saw: {list_some(np.unique(text[unseen]))})"
     return line
+
+
+def _regression_line(columns, y):
+    """R² and RMSE of a regressor's predictions (a column per output) on the rows whose targets in ``y`` are
+    all numbers; None when fewer than two are, or ``y`` has another number of outputs."""
+    from sklearn.metrics import mean_squared_error, r2_score
+
+    pred = np.column_stack(columns)
+    y = np.asarray(y)
+    target = y.astype(np.float64) if y.dtype.kind in "biuf" else np.vectorize(_number_or_nan, otypes=[float])(y)
+    target = target.reshape(len(target), -1)
+    if target.shape != pred.shape:
+        return None
+    labelled = np.isfinite(target).all(axis=1)
+    if labelled.sum() < 2:
+        return None
+    target, pred = target[labelled], pred[labelled]
+    return (f"R² {r2_score(target, pred):.4f}, RMSE {np.sqrt(mean_squared_error(target, pred)):.4g} on "
+            f"{labelled.sum()} labelled rows")
 
 
 def _predictions(est, X, args):
@@ -625,7 +644,9 @@ def build_parser():
                              description="Predict labels (with --proba, also class probabilities) for the rows of "
                                          "a CSV/.npz file (or a built-in data set's test split) with a model "
                                          "saved by 'shrinkage train', as CSV. A model trained on a CSV file "
-                                         "reads its feature columns by name, in any order, beside other columns.")
+                                         "reads its feature columns by name, in any order, beside other columns. "
+                                         "Rows with labels are scored on stderr: accuracy, or R² and RMSE for a "
+                                         "regressor saved with shrinkage.save.")
     predict.add_argument("model", help="model file written by 'shrinkage train --save'")
     predict.add_argument("--data", required=True, help="CSV/.npz file or built-in data set name")
     predict.add_argument("--target", help="label column of a CSV file (scored, not used as a feature)")
