@@ -457,7 +457,8 @@ def test_a_resumed_study_says_what_keeps_each_logged_run_from_being_reused(tmp_p
                                                 Configuration("l2", {"penalty": "l2", "alpha": 1e-2})])
     other_alpha_and_epochs = replace(other_alpha, model={**spec.model, "max_epochs": 5})
     lines = [{"key": key} for s in (other_alpha, other_alpha_and_epochs) for key in _run_keys(s, data).values()]
-    log.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    junk = [{"key": json.dumps({"configuration": "l2", "seed": [0]})}, {"key": 5}, {"key": "{"}, {"run": {}}]
+    log.write_text("".join(json.dumps(line) + "\n" for line in lines + junk))
     # "none" is logged as this study runs it: nothing is said of it, though a run of it with 5 epochs is
     # logged too; of the two l2 runs logged, the one with only alpha changed comes closest.
     assert why_not_reused(spec, data, log) == ["other settings of l2"]

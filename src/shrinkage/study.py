@@ -322,11 +322,12 @@ def why_not_reused(spec, data, log):
         try:
             logged = json.loads(line["key"])
             task = (logged["configuration"], logged["seed"])
-        except (KeyError, TypeError, ValueError):
+            key = keys.get(task)
+        except (KeyError, TypeError, ValueError):  # a line that is no run of a study
             continue
-        if task not in keys or keys[task] in reused:
+        if key is None or key in reused:
             continue
-        differ = _differing(json.loads(keys[task]), logged)
+        differ = _differing(json.loads(key), logged)
         if task not in closest or len(differ) < len(closest[task]):
             closest[task] = differ
     return sorted(set().union(*closest.values()))
