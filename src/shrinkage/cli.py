@@ -270,6 +270,11 @@ def _estimator_from_args(args):
     from .estimators import LinearClassifier, MLPClassifier
 
     cls = LinearClassifier if args.model == "linear" else MLPClassifier
+    if args.model == "linear" and hasattr(args, "hidden"):
+        raise CommandError("--hidden: --model linear has no hidden layers")
+    if args.model == "linear" and hasattr(args, "dropout"):
+        raise CommandError("--dropout: --model linear has no hidden units to drop; --set input_dropout=P drops "
+                           "its inputs")
     params = {name: getattr(args, flag) for flag, (name, _, _) in _TRAIN_FLAGS.items() if hasattr(args, flag)}
     if args.early_stopping:
         params["early_stopping"] = True
