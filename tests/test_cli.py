@@ -392,9 +392,10 @@ def test_sweep_folds_against_small_classes_and_its_opening_count(tmp_path, capsy
     "argv,problem",
     [
         (["train", "--data", "wine", "--model", "linear", "--hidden", "32"],
-         "--hidden: --model linear has no hidden layers"),
-        (["train", "--data", "wine", "--model", "linear", "--dropout", "0.5"],  # not "did you mean dropout_mode"
-         "--dropout: --model linear has no hidden units to drop; --set input_dropout=P drops its inputs"),
+         "LinearClassifier has no parameter(s) ['hidden_layer_sizes']: a linear model has no hidden layers"),
+        (["train", "--data", "wine", "--model", "linear", "--set", "dropout=0.5"],  # not "did you mean dropout_mode"
+         "LinearClassifier has no parameter(s) ['dropout']: a linear model has no hidden units to drop "
+         "(input_dropout drops its inputs)"),
         (["train", "--data", "wine", "--set", "dropuot=0.1", "--set", "zzz=1"],
          "MLPClassifier has no parameter(s) ['dropuot', 'zzz'] (did you mean 'dropout'?)"),
         (["train", "--data", "wine", "--alpha", "-1"], "alpha must be a float in [0, inf); got -1.0"),

@@ -233,9 +233,18 @@ def _parse_set(items):
     return params
 
 
+_HIDDEN_ONLY = {  # parameters of the hidden layers, which LinearClassifier has none of
+    "hidden_layer_sizes": "a linear model has no hidden layers",
+    "dropout": "a linear model has no hidden units to drop (input_dropout drops its inputs)",
+}
+
+
 def _checked_estimator(cls, params):
     """``cls(**params)`` with every parameter known and valid, or a CommandError that names it."""
     unknown = set(params) - set(cls().get_params())
+    if unknown and unknown <= _HIDDEN_ONLY.keys():
+        raise CommandError(f"{cls.__name__} has no parameter(s) {sorted(unknown)}: "
+                           f"{'; '.join(_HIDDEN_ONLY[name] for name in sorted(unknown))}")
     if unknown:
         raise CommandError(f"{cls.__name__} has no parameter(s) {unknown_names(unknown, cls().get_params())}")
     try:
@@ -270,11 +279,6 @@ def _estimator_from_args(args):
     from .estimators import LinearClassifier, MLPClassifier
 
     cls = LinearClassifier if args.model == "linear" else MLPClassifier
-    if args.model == "linear" and hasattr(args, "hidden"):
-        raise CommandError("--hidden: --model linear has no hidden layers")
-    if args.model == "linear" and hasattr(args, "dropout"):
-        raise CommandError("--dropout: --model linear has no hidden units to drop; --set input_dropout=P drops "
-                           "its inputs")
     params = {name: getattr(args, flag) for flag, (name, _, _) in _TRAIN_FLAGS.items() if hasattr(args, flag)}
     if args.early_stopping:
         params["early_stopping"] = True
