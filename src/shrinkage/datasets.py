@@ -97,13 +97,14 @@ def list_some(names, limit=5):
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _check_classes_split(name, y):
+def _check_classes_split(name, y, test_size):
     """A stratified split needs two rows of each class: name the classes with one, and say when the labels
-    look like a continuous target (numbers, most rows a class of their own) rather than classes."""
+    look like a continuous target (numbers, most rows a class of their own) rather than classes. Then each
+    part needs a row of every class (:func:`_check_split_sizes`)."""
     labels, counts = np.unique(y, return_counts=True)
     single = labels[counts < 2]
     if not len(single):
-        return
+        return _check_split_sizes(name, len(y), len(labels), test_size)
     # in a small file, a few classes of one row each are more likely than a continuous target
     if len(y) >= 20 and len(labels) > len(y) / 2 and all(_parses_as(float, str(label)) for label in labels):
         raise DataError(f"{name}: {len(labels)} different labels in {len(y)} rows ({list_some(labels)}): they "
@@ -113,24 +114,22 @@ def _check_classes_split(name, y):
                     "one to train on and one to test on")
 
 
-def _check_split_sizes(name, y, test_size):
+def _check_split_sizes(name, n_rows, n_classes, test_size):
     """Each part of a stratified split needs a row of every class: say how many rows that takes."""
-    n_classes = len(np.unique(y))
 
     def fits(n):
         n_test = math.ceil(test_size * n)  # as scikit-learn rounds
         return min(n_test, n - n_test) >= n_classes
 
-    if not fits(len(y)):
-        needed = next(n for n in itertools.count(len(y)) if fits(n))
-        raise DataError(f"{name}: {len(y)} rows are too few for a stratified split of {n_classes} classes "
+    if not fits(n_rows):
+        needed = next(n for n in itertools.count(n_rows) if fits(n))
+        raise DataError(f"{name}: {n_rows} rows are too few for a stratified split of {n_classes} classes "
                         f"({1 - test_size:.0%} to train on, {test_size:.0%} to test on): each part needs a row "
                         f"of every class; give at least {needed} rows")
 
 
 def _split(name, X, y, test_size, description):
-    _check_classes_split(name, y)
-    _check_split_sizes(name, y, test_size)
+    _check_classes_split(name, y, test_size)
     try:
         X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=test_size, stratify=y, random_state=0)
     except ValueError as exc:
