@@ -205,6 +205,27 @@ def test_proximal_l1_under_adam_matches_the_per_weight_formula(shape):
     np.testing.assert_allclose(b, reference_adam(b0, [g[1] for g in grads], 0.01), rtol=1e-10)
 
 
+def soft(w, t):
+    return np.sign(w) * np.maximum(np.abs(w) - t, 0)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_proximal_l1_under_momentum_carries_the_thresholding_in_the_velocity(nesterov):
+    """Every step thresholds at lr * alpha (DESIGN.md), and the velocity carries what the threshold
+    moved: heavy ball keeps u = w_new - w_old (iPiano), Nesterov adds the move / momentum."""
+    w0 = rng.normal(size=(6, 5)) * 0.1
+    grads = random_grads([(6, 5)], steps=6)
+    (w,) = run(SGD(0.1, 0.9, nesterov), pieces_for(penalty="l1", alpha=0.5), [w0.copy()], grads)
+    ref, u = w0.copy(), np.zeros_like(w0)  # u = -lr v
+    for (g,) in grads:
+        u = 0.9 * u - 0.1 * g
+        before = ref + (0.9 * u - 0.1 * g if nesterov else u)
+        ref = soft(before, 0.1 * 0.5)
+        u = u + (ref - before) / (0.9 if nesterov else 1.0)
+    np.testing.assert_allclose(w, ref, rtol=1e-12, atol=1e-15)
+    assert 0.05 < np.mean(w == 0) < 0.9 and np.array_equal(w == 0, ref == 0)
+
+
 def test_subgradient_l1_adds_alpha_sign_w_to_the_gradient():
     w, g = np.array([0.5, -0.5, 0.0, 1.0]), np.array([0.1, 0.1, 0.1, -0.2])
     (w_new,) = run(SGD(0.1), pieces_for(penalty="l1", alpha=0.05, l1_method="subgradient"), [w.copy()], [[g]])

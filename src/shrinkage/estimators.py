@@ -192,8 +192,10 @@ _COMMON_DOC = """penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
     l1_method : {"proximal", "subgradient", "cumulative"}, default="proximal"
         How the L1 part is applied. ``"proximal"``: soft-thresholding after
         each step at ``lr * alpha * l1_ratio`` (under Adam, per weight at
-        ``lr * alpha * l1_ratio / (sqrt(v_hat) + eps)``, so ``alpha`` means the
-        same under both optimizers); gives exact zeros. ``"subgradient"``:
+        ``lr * alpha * l1_ratio / (sqrt(v_hat) + eps)``; with momentum, the
+        velocity also carries what the thresholding moved), so that a fixed
+        point minimizes the penalized loss and ``alpha`` means the same under
+        every optimizer; gives exact zeros. ``"subgradient"``:
         ``alpha * sign(W)`` in the gradient; weights hover around zero.
         ``"cumulative"``: Tsuruoka et al. (2009) clipping, as scikit-learn's
         SGD; exact zeros. A method other than the default needs ``penalty``

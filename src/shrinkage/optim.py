@@ -104,7 +104,8 @@ class SGD:
         used as scratch.
 
         ``l2``: a coupled L2 penalty on ``data[:n_weights]``, as if ``l2 * w`` were in the gradient.
-        ``l1``: a proximal L1 step on ``data[:n_weights]`` after the update (threshold ``lr * l1``).
+        ``l1``: a proximal L1 step on ``data[:n_weights]`` after the update (threshold ``lr * l1``),
+        folded into the momentum (:meth:`carry`).
         """
         lr, w = self.learning_rate, data[:n_weights]
         if grad_scale != -lr:
@@ -130,7 +131,33 @@ class SGD:
                 step = u
         data += step
         if l1:
-            soft_threshold(w, lr * l1, out=w, scratch=grad[:n_weights])
+            clipped = grad[:n_weights]
+            soft_threshold(w, lr * l1, out=w, scratch=clipped)
+            self.carry(clipped, -1.0)  # the prox moved w by -clipped
+
+    def carry(self, moved, scale=1.0):
+        """Fold a proximal step that moved ``data[:len(moved)]`` by ``scale * moved`` into the momentum.
+
+        Heavy ball then keeps ``u = w_new - w_old``, the iterates' whole displacement (iPiano: Ochs,
+        Chen, Brox & Pock 2014), Nesterov ``u + moved / momentum``. Either way a fixed point
+        minimizes ``loss + alpha * |w|_1`` with the threshold ``lr * alpha``, as without momentum.
+        A momentum of the gradient alone would move a weight ``1 / (1 - momentum)`` times the
+        gradient step against one threshold per step: the fixed point of
+        ``loss + (1 - momentum) * alpha * |w|_1``, an L1 ten times too weak at momentum 0.9.
+        """
+        if not self.momentum:
+            return
+        u = self.update[:len(moved)]
+        if self.nesterov:
+            scale /= self.momentum
+        if scale == 1.0:
+            u += moved
+        elif scale == -1.0:
+            u -= moved
+        else:
+            if self._scratch is None:
+                self._scratch = np.empty(min(len(u), CHUNK), u.dtype)
+            axpy(scale, moved, u, self._scratch)
 
     def prox_scale(self, entries, factor=1.0):
         """``factor`` times the step size of a proximal step on ``data[entries]`` (a slice): one number."""
@@ -232,6 +259,9 @@ class Adam:
         soft_threshold(g, threshold, out=g, scratch=self._scratch[:len(w)])
         np.divide(g, denom, out=w)
 
+    def carry(self, moved, scale=1.0):
+        """Adam's moments hold gradients alone, whose fixed point is already the penalized optimum."""
+
     def prox_scale(self, entries, factor=1.0):
         """``factor * lr / (sqrt(v_hat) + eps)`` of the last step on ``data[entries]`` (a slice), derived
         from ``v``: a view of a buffer that the next call overwrites (made at the first call, so Adam
@@ -317,8 +347,10 @@ class ProximalL1(Regularizer):
     """Soft-thresholding after each step, in the optimizer's metric: the optimizer does it as the
     last part of its own pass (``apply(..., l1=alpha)``), so this piece has no hook of its own.
 
-    Under SGD the threshold is ``lr * alpha``; under Adam it is
-    ``lr * alpha / (sqrt(v_hat) + eps)`` per weight.
+    Under SGD the threshold is ``lr * alpha``, and with momentum the prox's
+    displacement joins the velocity (:meth:`SGD.carry`); under Adam it is
+    ``lr * alpha / (sqrt(v_hat) + eps)`` per weight. Either way a fixed point
+    minimizes ``loss + alpha * |w|_1``.
     """
 
     def __init__(self, alpha):
@@ -336,7 +368,8 @@ class CumulativeL1(Regularizer):
         self.state = CumulativeL1State(params.n_weights, params.data.dtype)
 
     def project(self, params, optimizer):
-        self.state.apply(params.weights, optimizer.prox_scale(slice(0, params.n_weights), self.alpha))
+        moved = self.state.clip(params.weights, optimizer.prox_scale(slice(0, params.n_weights), self.alpha))
+        optimizer.carry(moved)
 
     def state_dict(self):
         return {"u": self.state.u, "q": self.state.q}

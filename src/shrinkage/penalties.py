@@ -196,14 +196,19 @@ class CumulativeL1State:
         self.q = np.zeros(shape, dtype=dtype)
 
     def apply(self, w, penalty_step):
-        """Accumulate ``penalty_step`` and clip ``w`` in place."""
+        """Accumulate ``penalty_step`` and clip ``w`` in place; return ``w``."""
+        self.clip(w, penalty_step)
+        return w
+
+    def clip(self, w, penalty_step):
+        """As :meth:`apply`, but return how far each weight moved (``w_new - w_old``)."""
         self.u += penalty_step
-        before = w.copy()
         clipped = np.where(
             w > 0,
             np.maximum(0, w - (self.u + self.q)),
             np.where(w < 0, np.minimum(0, w + (self.u - self.q)), w),
         )
+        moved = np.subtract(clipped, w)
         w[...] = clipped
-        self.q += w - before
-        return w
+        self.q += moved
+        return moved
