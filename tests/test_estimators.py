@@ -6,7 +6,7 @@ import pytest
 import sklearn
 from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.linear_model import LogisticRegression
+from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -158,6 +158,25 @@ def test_l1_reaches_scikit_learns_optimum_under_every_optimizer(optimizer, metho
     assert 6 <= np.sum(sk.coef_ == 0) <= 14
     np.testing.assert_array_equal(ours.coef_ == 0, sk.coef_ == 0)
     np.testing.assert_allclose(ours.coef_, sk.coef_, atol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+@pytest.mark.parametrize("penalty,l1_ratio", [("l2", 0.0), ("l1", 1.0), ("elasticnet", 0.3)])
+def test_regression_without_hidden_layers_is_scikit_learns_ridge_lasso_or_elastic_net(optimizer, penalty,
+                                                                                        l1_ratio):
+    """Half the mean squared error + alpha * (l1_ratio |w|_1 + (1 - l1_ratio) / 2 |w|^2) is scikit-learn's
+    ElasticNet objective at the same alpha (Lasso at l1_ratio 1) and Ridge's at alpha * n_samples."""
+    rng_ = np.random.default_rng(0)
+    X = rng_.normal(size=(200, 8))
+    y = X @ np.array([2, -1, 0.5, 0, 0, 0, 0.1, 0]) + 0.5 * rng_.normal(size=200)
+    sk = (Ridge(alpha=0.05 * 200) if penalty == "l2"
+          else ElasticNet(alpha=0.05, l1_ratio=l1_ratio, tol=1e-12, max_iter=100_000)).fit(X, y)
+    ours = MLPRegressor(hidden_layer_sizes=(), penalty=penalty, alpha=0.05, batch_size=200, max_epochs=3000,
+                        dtype="float64", **{"l1_ratio": l1_ratio} if penalty == "elasticnet" else {},
+                        **OPTIMIZERS[optimizer] | {"learning_rate": 0.01}).fit(X, y)
+    np.testing.assert_allclose(ours.coefs_[0].ravel(), sk.coef_, atol=1e-6)
+    np.testing.assert_array_equal(ours.coefs_[0].ravel() == 0, sk.coef_ == 0)
+    assert penalty == "l2" or np.sum(sk.coef_ == 0) >= 2
 
 
 # Under SGD, 200 epochs at lr 0.01 reach the zeros more slowly than Adam does.
