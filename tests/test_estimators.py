@@ -8,6 +8,7 @@ from sklearn.datasets import make_classification, make_regression
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import (
@@ -177,6 +178,29 @@ def test_regression_without_hidden_layers_is_scikit_learns_ridge_lasso_or_elasti
     np.testing.assert_allclose(ours.coefs_[0].ravel(), sk.coef_, atol=1e-6)
     np.testing.assert_array_equal(ours.coefs_[0].ravel() == 0, sk.coef_ == 0)
     assert penalty == "l2" or np.sum(sk.coef_ == 0) >= 2
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
+def test_mlp_takes_scikit_learns_steps(activation):
+    """From the same weights, full-batch SGD steps equal scikit-learn's MLPClassifier's to rounding: the
+    same forward and backward pass, and scikit-learn's alpha is ours times the batch size (its L2 term
+    is alpha / (2 n_batch) |W|^2)."""
+    X, y = make_classification(n_samples=120, n_features=6, n_informative=4, n_classes=3, random_state=0)
+    common = dict(hidden_layer_sizes=(7, 5), activation=activation, momentum=0.0, batch_size=120,
+                  shuffle=False, warm_start=True, random_state=0)
+    ours = MLPClassifier(optimizer="sgd", learning_rate=0.05, max_epochs=1, alpha=0.01, dtype="float64",
+                         **common).fit(X, y)
+    sk = SkMLPClassifier(solver="sgd", learning_rate_init=0.05, max_iter=1, alpha=0.01 * 120, tol=0,
+                         n_iter_no_change=10**9, **common)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        sk.fit(X, y)
+        for theirs, mine in zip(sk.coefs_ + sk.intercepts_, ours.coefs_ + ours.intercepts_):
+            theirs[...] = mine
+        ours.set_params(max_epochs=20).fit(X, y)
+        sk.set_params(max_iter=20).fit(X, y)
+    for theirs, mine in zip(sk.coefs_ + sk.intercepts_, ours.coefs_ + ours.intercepts_):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-10, atol=1e-12)
 
 
 # Under SGD, 200 epochs at lr 0.01 reach the zeros more slowly than Adam does.
