@@ -12,7 +12,9 @@ Coupled L2 (:class:`CoupledL2`) and proximal L1 (:class:`ProximalL1`) are
 handed to the optimizer as ``l2`` and ``l1``, which does them inside its own
 passes: ``l2 * w`` goes into the velocity once the gradient is spent (or
 chunk by chunk into Adam's gradient), and the soft-thresholding is the last
-part of the step, in the optimizer's metric. Neither costs a pass of its own.
+part of the step, in the optimizer's metric, with what it moved folded into
+SGD's momentum (:meth:`SGD.carry`), so that ``alpha`` means the same objective
+under every optimizer.
 
 The update depends on the gradient alone (coupled terms are in it already), so
 shrinking ``w`` before subtracting it gives exactly
@@ -358,7 +360,8 @@ class ProximalL1(Regularizer):
 
 
 class CumulativeL1(Regularizer):
-    """Tsuruoka et al. (2009) cumulative-penalty clipping (see :class:`CumulativeL1State`)."""
+    """Tsuruoka et al. (2009) cumulative-penalty clipping (see :class:`CumulativeL1State`); what the
+    clipping moved joins SGD's momentum, as for the proximal step."""
 
     def __init__(self, alpha):
         self.alpha = float(alpha)
