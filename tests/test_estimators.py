@@ -9,6 +9,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.linear_model import ElasticNet, LogisticRegression, Ridge
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import (
@@ -180,18 +181,24 @@ def test_regression_without_hidden_layers_is_scikit_learns_ridge_lasso_or_elasti
     assert penalty == "l2" or np.sum(sk.coef_ == 0) >= 2
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic"])
-def test_mlp_takes_scikit_learns_steps(activation):
-    """From the same weights, full-batch SGD steps equal scikit-learn's MLPClassifier's to rounding: the
-    same forward and backward pass, and scikit-learn's alpha is ours times the batch size (its L2 term
-    is alpha / (2 n_batch) |W|^2)."""
-    X, y = make_classification(n_samples=120, n_features=6, n_informative=4, n_classes=3, random_state=0)
+@pytest.mark.parametrize("kind,activation", [("classifier", "relu"), ("classifier", "tanh"),
+                                             ("classifier", "logistic"), ("regressor", "relu")])
+def test_mlp_takes_scikit_learns_steps(kind, activation):
+    """From the same weights, full-batch SGD steps equal scikit-learn's MLPs' to rounding: the same
+    forward and backward pass (three classes; two regression targets, half the squared error summed over
+    them), and scikit-learn's alpha is ours times the batch size (its L2 term is alpha / (2 n_batch) |W|^2)."""
+    if kind == "classifier":
+        X, y = make_classification(n_samples=120, n_features=6, n_informative=4, n_classes=3, random_state=0)
+        Ours, Theirs = MLPClassifier, SkMLPClassifier
+    else:
+        X, y = make_regression(n_samples=120, n_features=6, n_targets=2, noise=1.0, random_state=0)
+        y /= y.std()
+        Ours, Theirs = MLPRegressor, SkMLPRegressor
     common = dict(hidden_layer_sizes=(7, 5), activation=activation, momentum=0.0, batch_size=120,
                   shuffle=False, warm_start=True, random_state=0)
-    ours = MLPClassifier(optimizer="sgd", learning_rate=0.05, max_epochs=1, alpha=0.01, dtype="float64",
-                         **common).fit(X, y)
-    sk = SkMLPClassifier(solver="sgd", learning_rate_init=0.05, max_iter=1, alpha=0.01 * 120, tol=0,
-                         n_iter_no_change=10**9, **common)
+    ours = Ours(optimizer="sgd", learning_rate=0.05, max_epochs=1, alpha=0.01, dtype="float64", **common).fit(X, y)
+    sk = Theirs(solver="sgd", learning_rate_init=0.05, max_iter=1, alpha=0.01 * 120, tol=0,
+                n_iter_no_change=10**9, **common)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         sk.fit(X, y)
