@@ -206,6 +206,18 @@ def test_read_features_with_and_without_the_label_column(tmp_path):
         read_features(path, n_features=3)
 
 
+@pytest.mark.parametrize("labels,expected", [
+    (["1", "1.0", "0.0", "0", " 2.00 "], [1, 1, 0, 0, 2]),  # one class however a whole number is written
+    (["0.5", "1.5", "0.5", "1.5", "0.5"], ["0.5", "1.5", "0.5", "1.5", "0.5"]),  # not whole: the text
+    (["1e30", "0", "1e30", "0", "0"], ["1e30", "0", "1e30", "0", "0"]),  # beyond exact integers: the text
+    (["cat", "1.0", "cat", "1.0", "cat"], ["cat", "1.0", "cat", "1.0", "cat"]),
+])
+def test_csv_labels_written_as_whole_floats_are_integers(tmp_path, labels, expected):
+    rows = "".join(f"{k},{label}\n" for k, label in enumerate(labels))
+    X, y = read_features(write_csv(tmp_path / "p.csv", "a,y\n" + rows), n_features=1)
+    assert y.tolist() == expected and (y.dtype == np.int64) == isinstance(expected[0], int)
+
+
 def test_read_features_of_a_single_row(tmp_path):
     path = write_csv(tmp_path / "one.csv", "a,b\n1,2\n")
     X, y = read_features(path, n_features=2)

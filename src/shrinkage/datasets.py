@@ -3,7 +3,8 @@
 Every loader returns a :class:`Dataset` of float32 features, standardized with
 the mean and standard deviation of the **training split only** (a feature
 that is constant in training is centred and left unscaled), and integer or
-string labels.
+string labels (a CSV's labels are integers when all are whole numbers, written
+``1`` or ``1.0``).
 
 ========================  ==========================================================
 name                      split
@@ -254,12 +255,23 @@ def _read_csv(path, target, n_features=None, columns=None):
     names = [header[j] for j in features]
     if column is None:
         return X, None, None, names
+    return X, _label_array(labels), header[column], names
+
+
+def _label_array(labels):
+    """CSV label strings as integers when every one is a whole number, written ``1`` or ``1.0`` (so the
+    two spellings are one class), else as the strings themselves."""
     labels = np.array(labels)
-    try:  # integer labels stay integers; anything else stays a string label
-        y = labels.astype(np.int64)
+    try:
+        return labels.astype(np.int64)
     except ValueError:
-        y = labels
-    return X, y, header[column], names
+        pass
+    try:
+        values = labels.astype(np.float64)
+    except ValueError:
+        return labels
+    whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) <= 2.0**53)
+    return values.astype(np.int64) if whole.all() else labels
 
 
 def _records(reader):
