@@ -12,7 +12,7 @@ import re
 import numpy as np
 import pytest
 
-from shrinkage import EarlyStopping
+from shrinkage import EarlyStopping, LinearClassifier
 
 
 def run(es, values, train_losses=None):
@@ -106,6 +106,24 @@ def test_pq_edge_cases():
     flat = [1.0] * 5
     assert run(EarlyStopping(criterion="pq", threshold=100.0), val, flat) == (4, 0)
     assert run(EarlyStopping(criterion="pq", threshold=0.0), [0.9, 0.8, 0.7, 0.6, 0.5], flat) == (None, 4)
+
+
+def test_pq_at_a_training_loss_of_zero():
+    # A hinge loss can reach 0, where P_k's min is 0: a strip flat at 0 made no progress (stops once GL > 0),
+    # one that came down to 0 made unbounded progress (PQ = 0, no stop even at an infinite GL).
+    val = [0.0, 0.0, 0.0, 0.0, 0.1]
+    assert run(EarlyStopping(criterion="pq", threshold=100.0), val, [0.0] * 5) == (4, 0)
+    assert run(EarlyStopping(criterion="pq", threshold=0.0), val, [0.4, 0.3, 0.2, 0.1, 0.0]) == (None, 0)
+    assert run(EarlyStopping(criterion="pq", threshold=0.0), [0.0] * 5, [0.0] * 5) == (None, 0)  # GL = 0
+
+
+def test_a_hinge_fit_that_reaches_zero_training_loss_runs_under_pq():
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int)
+    X[:, 0] += np.where(y, 2.0, -2.0)  # separable with a margin: the hinge loss reaches exactly 0
+    clf = LinearClassifier(loss="hinge", penalty=None, early_stopping=True, stopping_criterion="pq",
+                           max_epochs=30, random_state=0).fit(X, y)
+    assert clf.history_["loss"][-1] == 0.0 and clf.stop_reason_ == "max_epochs"
 
 
 UP_VALUES = [1.0, 0.9, 0.8, 0.7, 0.6, 0.55, 0.5, 0.52, 0.55, 0.62, 0.6, 0.61, 0.63, 0.64, 0.65]

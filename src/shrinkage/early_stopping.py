@@ -52,8 +52,10 @@ class EarlyStopping:
         * ``"pq"``: at the end of each strip of ``strip`` epochs, stop when
           ``GL(t) / P_k(t)`` exceeds ``threshold``, with training progress
           ``P_k(t) = 1000 * (sum(E_tr over the strip) / (k * min(E_tr over the
-          strip)) - 1)``. A strip without progress (``P_k = 0``) stops as soon
-          as ``GL > 0``. Every monitored epoch's ``logs`` must hold ``"loss"``.
+          strip)) - 1)``. A strip without progress (``P_k = 0``, as when the
+          training loss stays at 0) stops as soon as ``GL > 0``; one that came
+          down to a training loss of 0 has unbounded progress and does not stop.
+          Every monitored epoch's ``logs`` must hold ``"loss"``.
         * ``"up"``: at the end of each strip, stop when ``E_va`` has risen
           (``E_va(t) > E_va(t - k)``) at the ends of ``threshold`` successive
           strips; the first test is at ``t = 2k``.
@@ -235,10 +237,12 @@ class EarlyStopping:
             if self._generalization_loss(value) > self.threshold:
                 return self._stop(epoch, "gl")
         elif self.criterion == "pq" and end_of_strip and len(self._train_losses) >= k:
-            strip = self._train_losses[-k:]
-            progress = 1000.0 * (sum(strip) / (k * min(strip)) - 1.0)
+            progress = _training_progress(self._train_losses[-k:])
             gl = self._generalization_loss(value)
-            quotient = gl / progress if progress > 0 else (math.inf if gl > 0 else 0.0)
+            if progress == 0:
+                quotient = math.inf if gl > 0 else 0.0
+            else:
+                quotient = 0.0 if math.isinf(progress) else gl / progress
             if quotient > self.threshold:
                 return self._stop(epoch, "pq")
         elif self.criterion == "up" and end_of_strip and len(self._values) > k:
@@ -247,6 +251,16 @@ class EarlyStopping:
             if self._up_count >= self.threshold:
                 return self._stop(epoch, "up")
         return False
+
+
+def _training_progress(strip):
+    """Prechelt's ``P_k``: ``1000 * (mean / min - 1)`` of the strip's training losses. At a lowest loss of 0
+    or less (a hinge loss can reach 0) the ratio is undefined: a strip that is flat there made no progress,
+    one that came down to it made unbounded progress."""
+    lowest = min(strip)
+    if lowest <= 0:
+        return math.inf if max(strip) > lowest else 0.0
+    return 1000.0 * (sum(strip) / (len(strip) * lowest) - 1.0)
 
 
 def _number(logs, key):
