@@ -357,6 +357,17 @@ def test_convergence_warning_only_while_the_training_loss_still_falls(digits_spl
     assert (min(losses[:-10]) - min(losses[-10:])) / min(losses[:-10]) < 1e-3
 
 
+def test_no_convergence_warning_for_a_fit_exact_to_rounding():
+    # An exact linear target: the loss falls from 1e-27 to 1e-28, 100% "still falling", and means nothing.
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    reg = MLPRegressor(hidden_layer_sizes=(), penalty=None, optimizer="sgd", momentum=0.0, learning_rate=0.5,
+                       batch_size=100, max_epochs=50, dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        reg.fit(X, X @ [1.0, 2.0])
+    assert reg.history_["loss"][-1] < 1e-20 < reg.history_["loss"][-10]
+
+
 @pytest.mark.parametrize("activation,gain", [("relu", 1.0), ("tanh", 1.0), ("logistic", np.sqrt(2.0))])
 def test_weights_start_glorot_uniform_as_documented(activation, gain):
     clf = MLPClassifier(hidden_layer_sizes=(300,), activation=activation, random_state=0)

@@ -54,6 +54,10 @@ CONVERGED_FALL = 1e-3
 # below it. Above it, training blew up (the loss stayed finite, so it did not stop as diverged) or
 # stopped far too early; at it, the network collapsed to a constant.
 CONSTANT_MARGIN = 1e-3
+# A fit whose training loss ends below this fraction of a constant prediction's fits the training data to
+# rounding (an exact linear target, separable classes): a loss still falling there says nothing about
+# convergence, so it does not warn.
+EXACT_FIT = 1e-6
 
 
 # What fit sets besides the weights; weights a user set alone are not a fitted model (no n_features_in_).
@@ -516,7 +520,7 @@ class NetworkEstimator(BaseEstimator):
                 f"{trainer.loss_fn.constant} gives ({constant:.4g}): it has learned nothing from X. {advice}",
                 LearnedNothingWarning,
             )
-        elif outcome.stop_reason == "max_epochs":
+        elif outcome.stop_reason == "max_epochs" and not self._fits_exactly(trainer):
             fall, window = _recent_fall(self.history_["loss"])
             if fall is None or fall > CONVERGED_FALL:
                 epochs = f"{window} epochs" if window > 1 else "epoch"
@@ -529,6 +533,11 @@ class NetworkEstimator(BaseEstimator):
                     f"not have converged. {advice}.",
                     ConvergenceWarning,
                 )
+
+    def _fits_exactly(self, trainer):
+        """Whether the last training loss is below ``EXACT_FIT`` times a constant prediction's."""
+        constant = trainer.loss_fn.constant_value(trainer.y, trainer.weight, self._n_outputs)
+        return self.history_["loss"][-1] <= EXACT_FIT * constant
 
     def _loss_above_constant(self, trainer, outcome):
         """``(loss, constant, zero)`` when the fitted model's training data loss is no lower than ``constant``, a
