@@ -251,6 +251,14 @@ def test_a_sweep_chosen_by_the_one_standard_error_rule_says_so(tmp_path, capsys)
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "Chosen by the one-standard-error rule: the largest alpha scoring at least" in out
+    assert "validation acc % (± std over splits)" in out
+    rows = [json.loads(line) for line in (tmp_path / "sweep.jsonl").read_text().splitlines()]
+    scores = {}
+    for row in rows:
+        scores.setdefault(row["point"]["alpha"], []).append(row["score"])
+    top = max(scores.values(), key=np.mean)
+    se = np.std(top, ddof=1) / np.sqrt(len(top))
+    assert f"one standard error ({100 * se:.1f} points: the std over splits / sqrt(n - 1))" in out
     report = (tmp_path / "sweep.html").read_text()
     assert "Chosen by the one-standard-error rule" in report and report.count("★") == 1
 

@@ -403,7 +403,7 @@ def cmd_sweep(args):
                                                             "version": __version__})
     if not args.quiet:
         table = Table(title=f"sweep on {ds.name}")
-        for col in ("point", "validation acc %", "zero weights"):
+        for col in ("point", "validation acc % (± std over splits)", "zero weights"):
             table.add_column(col, justify="left" if col == "point" else "right")
         for row in rows:
             mark = "★ " if row["point"] == best["point"] else ""
