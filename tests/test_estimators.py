@@ -13,6 +13,7 @@ from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import (
+    check_classifiers_one_label_sample_weights,
     check_regressor_multioutput,
     check_sample_weight_equivalence_on_dense_data,
     check_sample_weight_equivalence_on_sparse_data,
@@ -355,6 +356,18 @@ def test_convergence_warning_only_while_the_training_loss_still_falls(digits_spl
         clf = LinearClassifier(max_epochs=300, random_state=0).fit(X_tr, y_tr)  # converged: no false alarm
     losses = clf.history_["loss"]
     assert (min(losses[:-10]) - min(losses[-10:])) / min(losses[:-10]) < 1e-3
+
+
+def test_early_stopping_says_where_the_weights_are_when_the_held_out_part_has_none():
+    # scikit-learn's check: weights on one class only; with early stopping the held-out part may get none.
+    check_classifiers_one_label_sample_weights("LinearClassifier", LinearClassifier(early_stopping=True))
+    X = np.random.default_rng(0).normal(size=(100, 3))
+    weight = np.zeros(100)
+    weight[:3] = 1.0
+    with pytest.raises(ValueError, match=re.escape(
+            "sample_weight is 0 on every sample of the validation_fraction=0.1 held out for early stopping "
+            "(positive weights: 3 of 100 samples); pass validation_data=(X_val, y_val)")):
+        MLPRegressor(early_stopping=True, random_state=0).fit(X, X[:, 0], sample_weight=weight)
 
 
 def test_no_convergence_warning_for_a_fit_exact_to_rounding():

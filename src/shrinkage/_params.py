@@ -156,6 +156,12 @@ def validate_params(params, table):
         raise ValueError(f"{name} must be {expected}; got {value!r}")
 
 
+def list_some(names, limit=5):
+    """Up to ``limit`` of ``names``, comma-separated, and how many more."""
+    shown = ", ".join(map(str, names[:limit]))
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def unknown_names(names, known):
     """``names`` sorted, for an error message, with the known name each one is a likely typo of:
     ``['max_epoch'] (did you mean 'max_epochs'?)``."""

@@ -481,7 +481,8 @@ def _accuracy_line(pred, y, classes):
     """The accuracy of ``pred`` on the rows that have a label in ``y`` (not empty, not NaN), saying how many
     labels the model never saw; or, when it knows none of them, that there is no accuracy to give (a 0 would
     blame the model). None when no row has a label."""
-    from .datasets import list_some, missing_labels
+    from ._params import list_some
+    from .datasets import missing_labels
 
     y = np.asarray(y)
     labelled = ~missing_labels(y)

@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from ._params import list_some
+
 __all__ = ["Dataset", "DataError", "load_dataset", "read_features", "standardize", "BUILTIN", "describe_builtin"]
 
 
@@ -90,12 +92,6 @@ def _finish(name, X_train, y_train, X_test, y_test, description):
     scale[scale == 0] = 1.0
     return Dataset(name, standardize(X_train, mean, scale), np.asarray(y_train),
                    standardize(X_test, mean, scale), np.asarray(y_test), description, mean, scale)
-
-
-def list_some(names, limit=5):
-    """Up to ``limit`` of ``names``, comma-separated, and how many more."""
-    shown = ", ".join(map(str, names[:limit]))
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def _check_classes_split(name, y, test_size):

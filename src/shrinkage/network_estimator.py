@@ -660,7 +660,20 @@ class NetworkEstimator(BaseEstimator):
             )
         if stratify is not None:
             self._warn_of_unseen_classes(np.setdiff1d(target, t_tr))
-        return X_tr, t_tr, w_tr, (X_val, t_val, _scaled_weight(w_val, X.dtype, "sample_weight of the held-out part"))
+        if w_val is not None and not w_val.max() > 0:
+            raise ValueError(self._no_weight_held_out(target, weight))
+        return X_tr, t_tr, w_tr, (X_val, t_val, _scaled_weight(w_val, X.dtype))
+
+    def _no_weight_held_out(self, target, weight):
+        """Why the held-out part has no weight: where the positive weights are."""
+        positive = weight > 0
+        where = f"{positive.sum()} of {len(weight)} samples"
+        if self._is_classifier():
+            classes = self.classes_[np.unique(target[positive])].tolist()
+            where += f", in class{'es' if len(classes) > 1 else ''} {P.list_some(classes)}"
+        return (f"sample_weight is 0 on every sample of the validation_fraction={self.validation_fraction} held out "
+                f"for early stopping (positive weights: {where}); pass validation_data=(X_val, y_val), or give "
+                f"more samples a positive weight")
 
     def _warn_of_unseen_classes(self, missing):
         """Warn if the hold-out took every sample of some classes (encoded as ``missing``), which training

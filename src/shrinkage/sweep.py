@@ -170,7 +170,7 @@ def task_key(point, split):
 def check_folds(spec, y):
     """Stratified ``spec.cv`` folds of the labels ``y``: a :class:`SweepError` when no class has that many
     rows; a warning, once, naming the classes with fewer, which some validation folds then lack."""
-    from .datasets import list_some
+    from ._params import list_some
 
     labels, counts = np.unique(y, return_counts=True)
     if spec.cv > counts.max():
