@@ -507,9 +507,10 @@ class NetworkEstimator(BaseEstimator):
             return
         if partial or outcome.stop_reason == "interrupted":
             return
-        worse = self._loss_above_constant(trainer, outcome)
+        constant = trainer.loss_fn.constant_value(trainer.y, trainer.weight, self._n_outputs)
+        worse = self._loss_above_constant(trainer, outcome, constant)
         if worse is not None:
-            loss, constant, zero = worse
+            loss, zero = worse
             scale = "X" if self._is_classifier() else "X and y"
             advice = (f"Its loss is above twice that of all-zero outputs ({zero:.4g}): training blew up; lower "
                       f"learning_rate (now {self.learning_rate}) or standardize {scale}." if loss > 2 * zero else
@@ -520,7 +521,7 @@ class NetworkEstimator(BaseEstimator):
                 f"{trainer.loss_fn.constant} gives ({constant:.4g}): it has learned nothing from X. {advice}",
                 LearnedNothingWarning,
             )
-        elif outcome.stop_reason == "max_epochs" and not self._fits_exactly(trainer):
+        elif outcome.stop_reason == "max_epochs" and self.history_["loss"][-1] > EXACT_FIT * constant:
             fall, window = _recent_fall(self.history_["loss"])
             if fall is None or fall > CONVERGED_FALL:
                 epochs = f"{window} epochs" if window > 1 else "epoch"
@@ -534,13 +535,8 @@ class NetworkEstimator(BaseEstimator):
                     ConvergenceWarning,
                 )
 
-    def _fits_exactly(self, trainer):
-        """Whether the last training loss is below ``EXACT_FIT`` times a constant prediction's."""
-        constant = trainer.loss_fn.constant_value(trainer.y, trainer.weight, self._n_outputs)
-        return self.history_["loss"][-1] <= EXACT_FIT * constant
-
-    def _loss_above_constant(self, trainer, outcome):
-        """``(loss, constant, zero)`` when the fitted model's training data loss is no lower than ``constant``, a
+    def _loss_above_constant(self, trainer, outcome, constant):
+        """``(loss, zero)`` when the fitted model's training data loss is no lower than ``constant``, a
         constant prediction's (within ``CONSTANT_MARGIN``), with ``zero`` the loss of all-zero outputs; else
         None. The epoch's recorded loss (the penalty included, so not below the data loss) is looked at
         first: a sound fit pays no extra pass."""
@@ -549,7 +545,6 @@ class NetworkEstimator(BaseEstimator):
             return None
         best = outcome.best_epoch if outcome.restored else None
         recorded = losses[best] if best is not None and best < len(losses) else losses[-1]
-        constant = trainer.loss_fn.constant_value(trainer.y, trainer.weight, self._n_outputs)
         bar = (1.0 - CONSTANT_MARGIN) * constant
         if not (constant > 0 and recorded > bar):
             return None
@@ -557,7 +552,7 @@ class NetworkEstimator(BaseEstimator):
                                trainer.batch_size)
         if not loss > bar:
             return None
-        return loss, constant, trainer.loss_fn.zero_output_value(trainer.y, trainer.weight, self._n_outputs)
+        return loss, trainer.loss_fn.zero_output_value(trainer.y, trainer.weight, self._n_outputs)
 
     # ------------------------------------------------------------- checkpoints
 
