@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -216,6 +218,22 @@ def test_csv_labels_written_as_whole_floats_are_integers(tmp_path, labels, expec
     rows = "".join(f"{k},{label}\n" for k, label in enumerate(labels))
     X, y = read_features(write_csv(tmp_path / "p.csv", "a,y\n" + rows), n_features=1)
     assert y.tolist() == expected and (y.dtype == np.int64) == isinstance(expected[0], int)
+
+
+def test_an_unclosed_quote_in_a_label_is_named_not_read_as_the_rest_of_the_file(tmp_path):
+    rows = [f"{k},{k % 2}" for k in range(40)]
+    rows[20] = '20,"1'  # the quote swallows rows 21-39 into one label
+    path = write_csv(tmp_path / "q.csv", "a,y\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match=re.escape('q.csv: line 22: the label opens a quote (") that is not closed on '
+                                                  "that line, so the rest of the file reads as one label")):
+        load_dataset(path)
+
+
+def test_a_long_field_that_is_no_number_is_shown_cut(tmp_path):
+    path = write_csv(tmp_path / "p.csv", "a,y\n" + "x" * 5000 + ",0\n1,1\n")
+    with pytest.raises(DataError, match=re.escape("column 'a' holds 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'... "
+                                                  "(5,000 characters), not a number")):
+        read_features(path, n_features=1)
 
 
 def test_read_features_of_a_single_row(tmp_path):

@@ -293,15 +293,30 @@ def _parse_records(path, records, header, features, column):
         blocks.append(np.array(values, dtype=np.float64).reshape(len(chunk), len(features)))
         if column is not None:
             labels.extend(row[column].strip() for _, row in chunk)
+            _check_one_line_labels(path, chunk, labels[-len(chunk):])
     X = np.concatenate(blocks) if blocks else np.empty((0, len(features)))
     return X, labels
+
+
+def _check_one_line_labels(path, numbered, labels):
+    """A label that runs over several lines comes from a quote that is never closed: the csv module then
+    reads the rest of the file into that one field. Say so, rather than train on the rows before it."""
+    line = next((line for (line, _), label in zip(numbered, labels) if "\n" in label or "\r" in label), None)
+    if line is not None:
+        raise DataError(f"{path}: line {line}: the label opens a quote (\") that is not closed on that line, so the "
+                        "rest of the file reads as one label; close or remove the quote")
+
+
+def _shown(field, limit=40):
+    """``repr`` of ``field``, cut to ``limit`` characters."""
+    return repr(field) if len(field) <= limit else repr(field[:limit]) + f"... ({len(field):,} characters)"
 
 
 def _first_non_number(path, numbered, features, header):
     """Where the first feature field that is no number is, and what it holds."""
     line, row, j = next((line, row, j) for line, row in numbered for j in features if not _parses_as(float, row[j]))
     field = row[j].strip()
-    what = f"holds {field!r}, not a number" if field else "is empty (a missing value: fill it in or drop the row)"
+    what = f"holds {_shown(field)}, not a number" if field else "is empty (a missing value: fill it in or drop the row)"
     return f"{path}: line {line}, column {header[j]!r} {what}; every feature must be a number"
 
 
