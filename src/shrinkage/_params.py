@@ -162,6 +162,15 @@ def list_some(names, limit=5):
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
+def brief_list(values, limit=10):
+    """``values`` as a Python list literal, the first ``limit`` of them and how many more: a message about
+    1,000 classes stays one line."""
+    values = list(values)
+    if len(values) <= limit:
+        return str(values)
+    return f"{str(values[:limit])[:-1]}, ... and {len(values) - limit:,} more]"
+
+
 def unknown_names(names, known):
     """``names`` sorted, for an error message, with the known name each one is a likely typo of:
     ``['max_epoch'] (did you mean 'max_epochs'?)``."""

@@ -15,6 +15,7 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
+from . import _params as P
 from .losses import LOSSES
 from .network_estimator import (FITTED, LearnedNothingWarning, NetworkEstimator, TrainingDivergedWarning, _plain,
                                 _store_params)
@@ -58,7 +59,8 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
             self._n_outputs = len(self.classes_)
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
-            raise ValueError(f"y contains labels not seen in the classes {self.classes_.tolist()}: {unknown.tolist()}")
+            raise ValueError(f"y contains labels not seen in the classes {P.brief_list(self.classes_.tolist())}: "
+                             f"{P.brief_list(unknown.tolist())}")
         return np.searchsorted(self.classes_, y).astype(np.intp)
 
     def _per_class_weight(self, target, partial=False):
@@ -76,7 +78,8 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
             index = {label: i for i, label in enumerate(self.classes_.tolist())}
             unknown = [label for label in self.class_weight if _plain(label) not in index]
             if unknown:
-                raise ValueError(f"class_weight has labels that are not classes ({self.classes_.tolist()}): {unknown}")
+                classes = P.brief_list(self.classes_.tolist())
+                raise ValueError(f"class_weight has labels that are not classes ({classes}): {P.brief_list(unknown)}")
             per_class = np.ones(n_classes)
             for label, weight in self.class_weight.items():
                 per_class[index[_plain(label)]] = weight

@@ -676,8 +676,8 @@ class NetworkEstimator(BaseEstimator):
         if len(missing):
             warn_at_caller(
                 f"validation_fraction={self.validation_fraction} held out every sample of classes "
-                f"{self.classes_[missing].tolist()}: the model never trains on them. Give more samples of "
-                f"each class, a smaller validation_fraction or validation_data", UserWarning)
+                f"{P.brief_list(self.classes_[missing].tolist())}: the model never trains on them. Give more "
+                f"samples of each class, a smaller validation_fraction or validation_data", UserWarning)
 
     def _per_class_weight(self, target, partial=False):
         """The weight of each class (``class_weight``, classifiers only), or None when all weigh alike."""
