@@ -163,12 +163,9 @@ def list_some(names, limit=5):
 
 
 def brief_list(values, limit=10):
-    """``values`` as a Python list literal, the first ``limit`` of them and how many more: a message about
-    1,000 classes stays one line."""
-    values = list(values)
-    if len(values) <= limit:
-        return str(values)
-    return f"{str(values[:limit])[:-1]}, ... and {len(values) - limit:,} more]"
+    """``values`` as a Python list literal, cut as :func:`list_some` cuts: a message about 1,000 classes
+    stays one line."""
+    return f"[{list_some([repr(v) for v in values], limit)}]"
 
 
 def unknown_names(names, known):

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import __version__
 from ._estimator_params import from_plain_values
-from ._params import KEYWORDS, unknown_names
+from ._params import KEYWORDS, list_some, unknown_names
 from .checkpoint import check_output_dir, check_output_file
 
 EXIT_USAGE = 2
@@ -481,7 +481,6 @@ def _accuracy_line(pred, y, classes):
     """The accuracy of ``pred`` on the rows that have a label in ``y`` (not empty, not NaN), saying how many
     labels the model never saw; or, when it knows none of them, that there is no accuracy to give (a 0 would
     blame the model). None when no row has a label."""
-    from ._params import list_some
     from .datasets import missing_labels
 
     y = np.asarray(y)

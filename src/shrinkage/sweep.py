@@ -33,7 +33,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from ._estimator_params import from_plain_values
-from ._params import KEYWORDS, is_number
+from ._params import KEYWORDS, is_number, list_some
 from ._runlog import code_version, data_id, differences, read_lines
 from .estimators import MLPClassifier
 from .network_estimator import fit_quietly
@@ -170,8 +170,6 @@ def task_key(point, split):
 def check_folds(spec, y):
     """Stratified ``spec.cv`` folds of the labels ``y``: a :class:`SweepError` when no class has that many
     rows; a warning, once, naming the classes with fewer, which some validation folds then lack."""
-    from ._params import list_some
-
     labels, counts = np.unique(y, return_counts=True)
     if spec.cv > counts.max():
         raise SweepError(f"--cv {spec.cv}: more folds than the training rows of any class of {spec.data} (at most "
