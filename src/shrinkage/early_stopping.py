@@ -48,7 +48,8 @@ class EarlyStopping:
         ``E_opt(t)`` the lowest ``E_va`` so far and ``E_tr`` ``logs["loss"]``:
 
         * ``"gl"``: stop when the generalization loss
-          ``GL(t) = 100 * (E_va(t) / E_opt(t) - 1)`` exceeds ``threshold``.
+          ``GL(t) = 100 * (E_va(t) / E_opt(t) - 1)`` exceeds ``threshold``
+          (at ``E_opt = 0``, infinite as soon as ``E_va`` rises above it).
         * ``"pq"``: at the end of each strip of ``strip`` epochs, stop when
           ``GL(t) / P_k(t)`` exceeds ``threshold``, with training progress
           ``P_k(t) = 1000 * (sum(E_tr over the strip) / (k * min(E_tr over the
