@@ -798,7 +798,9 @@ def test_a_hold_out_that_takes_every_positive_weight_is_an_error():
     X, y = np.random.default_rng(0).normal(size=(20, 2)), np.arange(20) % 2
     weight = np.r_[1.0, 1.0, np.zeros(18)]
     clf = LinearClassifier(max_epochs=1, early_stopping=True, validation_fraction=0.5, random_state=2)
-    with pytest.raises(ValueError, match="sample_weight of the training part must have a positive sum"):
+    with pytest.raises(ValueError, match=re.escape(
+            "sample_weight is 0 on every sample left to train on beside the validation_fraction=0.5 held out for "
+            "early stopping (positive weights: 2 of 20 samples, in classes 0, 1)")):
         clf.fit(X, y, sample_weight=weight)
 
 

@@ -655,20 +655,21 @@ class NetworkEstimator(BaseEstimator):
             )
         if stratify is not None:
             self._warn_of_unseen_classes(np.setdiff1d(target, t_tr))
-        if w_val is not None and not w_val.max() > 0:
-            raise ValueError(self._no_weight_held_out(target, weight))
+        held_out = f"the validation_fraction={self.validation_fraction} held out for early stopping"
+        for part, part_weight in ((f"of {held_out}", w_val), (f"left to train on beside {held_out}", w_tr)):
+            if part_weight is not None and not part_weight.max() > 0:
+                raise ValueError(self._no_weight_in(part, target, weight))
         return X_tr, t_tr, w_tr, (X_val, t_val, _scaled_weight(w_val, X.dtype))
 
-    def _no_weight_held_out(self, target, weight):
-        """Why the held-out part has no weight: where the positive weights are."""
+    def _no_weight_in(self, part, target, weight):
+        """Why a part of the hold-out split has no weight: where the positive weights are."""
         positive = weight > 0
         where = f"{positive.sum()} of {len(weight)} samples"
         if self._is_classifier():
             classes = self.classes_[np.unique(target[positive])].tolist()
             where += f", in class{'es' if len(classes) > 1 else ''} {P.list_some(classes)}"
-        return (f"sample_weight is 0 on every sample of the validation_fraction={self.validation_fraction} held out "
-                f"for early stopping (positive weights: {where}); pass validation_data=(X_val, y_val), or give "
-                f"more samples a positive weight")
+        return (f"sample_weight is 0 on every sample {part} (positive weights: {where}); pass "
+                f"validation_data=(X_val, y_val), or give more samples a positive weight")
 
     def _warn_of_unseen_classes(self, missing):
         """Warn if the hold-out took every sample of some classes (encoded as ``missing``), which training
