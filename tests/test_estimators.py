@@ -604,7 +604,30 @@ def test_monte_carlo_dropout_prediction(digits_split):
     np.testing.assert_allclose(mc.sum(axis=1), 1, rtol=1e-5)
     assert np.mean(mc.argmax(1) == plain.argmax(1)) > 0.9
     np.testing.assert_array_equal(clf.predict(X_te, mc_samples=20, random_state=0), clf.classes_[mc.argmax(1)])
-    np.testing.assert_array_equal(clf.predict_log_proba(X_te, mc_samples=20, random_state=0), np.log(mc))
+    np.testing.assert_allclose(clf.predict_log_proba(X_te, mc_samples=20, random_state=0), np.log(mc), rtol=1e-5)
+
+
+@pytest.mark.parametrize("mc_samples", [0, 5])
+def test_log_probabilities_stay_finite_where_probabilities_round_to_zero(digits_split, mc_samples):
+    """A confident float32 model's smallest probabilities round to 0; their logarithms, computed by
+    log-sum-exp from the scores, are finite and agree with float64 where the probabilities are not 0."""
+    X_tr, X_te, y_tr, _ = digits_split
+    clf = MLPClassifier(hidden_layer_sizes=(32,), dropout=0.2, max_epochs=5, random_state=0).fit(X_tr, y_tr)
+    clf.coefs_[-1] *= 200  # in place: scores hundreds apart
+    proba = clf.predict_proba(X_te, mc_samples=mc_samples, random_state=0)
+    assert (proba == 0).mean() > 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no divide-by-zero in log
+        log_proba = clf.predict_log_proba(X_te, mc_samples=mc_samples, random_state=0)
+    assert log_proba.dtype == np.float32 and np.isfinite(log_proba).all()
+    assert log_proba.min() < -200  # far below float32's smallest probability, not clipped
+    shown = proba > 1e-30
+    np.testing.assert_allclose(log_proba[shown], np.log(proba[shown].astype(np.float64)), rtol=1e-4, atol=1e-5)
+    if not mc_samples:
+        scores = clf.decision_function(X_te).astype(np.float64)
+        expected = scores - scores.max(1, keepdims=True)
+        expected -= np.log(np.exp(expected).sum(1, keepdims=True))
+        np.testing.assert_allclose(log_proba, expected, rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

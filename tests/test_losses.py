@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss, mean_squared_error
 
-from shrinkage.losses import MulticlassHinge, SoftmaxCrossEntropy, SquaredError, softmax
+from shrinkage.losses import MulticlassHinge, SoftmaxCrossEntropy, SquaredError, log_softmax, softmax
 
 from conftest import numerical_grad, relative_error
 
@@ -133,3 +133,14 @@ def test_constant_value_is_the_loss_of_its_constant_prediction(weighted):
     assert sq.constant_value(y, weight, 2) < sq.value(np.tile(mean + 0.1, (50, 1)), y, weight)
     for loss, k, t in ((ce, 4, target), (hinge, 4, target), (sq, 2, y)):
         assert loss.zero_output_value(t, weight, k) == pytest.approx(loss.value(np.zeros((50, k)), t, weight))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_log_softmax_is_the_log_of_softmax_and_finite_where_softmax_rounds_to_zero(dtype):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 4)).astype(dtype)
+    np.testing.assert_allclose(log_softmax(logits), np.log(softmax(logits)), rtol=1e-5, atol=1e-6)
+    far = np.array([[0.0, -1e4, 5e3], [1e30, 0.0, -1e30]], dtype=dtype)
+    out = log_softmax(far)
+    assert out.dtype == dtype
+    np.testing.assert_allclose(out, [[-5e3, -1.5e4, 0.0], [0.0, -1e30, -2e30]], rtol=1e-6)

@@ -151,8 +151,11 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
 
     @available_if(_has_proba)
     def predict_log_proba(self, X, mc_samples=0, random_state=None):
-        """Logarithm of :meth:`predict_proba` (same arguments)."""
-        return np.log(self.predict_proba(X, mc_samples, random_state))
+        """Logarithm of :meth:`predict_proba` (same arguments), computed from the scores by log-sum-exp:
+        finite even where a probability rounds to 0 (below about 1e-45 in float32), where
+        ``np.log(predict_proba(X))`` would give ``-inf``."""
+        out = self._output(X, mc_samples, random_state, log=True)
+        return out if mc_samples else LOSSES["softmax"].log_output(out)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

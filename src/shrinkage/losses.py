@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SoftmaxCrossEntropy", "MulticlassHinge", "SquaredError", "softmax", "LOSSES"]
+__all__ = ["SoftmaxCrossEntropy", "MulticlassHinge", "SquaredError", "softmax", "log_softmax", "LOSSES"]
 
 
 def softmax(logits):
@@ -26,6 +26,14 @@ def softmax(logits):
     z = logits - logits.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
+    return z
+
+
+def log_softmax(logits):
+    """Row-wise ``log(softmax(logits))``, as ``z - log(sum(exp(z)))`` with ``z`` the logits less their row
+    maximum: finite wherever the logits are, even where the softmax itself rounds to 0."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    z -= np.log(np.exp(z).sum(axis=1, keepdims=True))
     return z
 
 
@@ -104,6 +112,11 @@ class SoftmaxCrossEntropy:
     def output(logits):
         """Class probabilities."""
         return softmax(logits)
+
+    @staticmethod
+    def log_output(logits):
+        """Logarithms of the class probabilities, computed without forming them."""
+        return log_softmax(logits)
 
 
 class MulticlassHinge:

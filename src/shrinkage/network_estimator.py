@@ -701,7 +701,10 @@ class NetworkEstimator(BaseEstimator):
         _check_finite(X, type(self).__name__)
         return X, y
 
-    def _output(self, X, mc_samples=0, random_state=None):
+    def _output(self, X, mc_samples=0, random_state=None, log=False):
+        """The output layer's values on ``X``. With ``mc_samples > 0``: the mean of the loss's outputs
+        (probabilities, or predictions) over that many passes with dropout on, or with ``log=True`` the
+        logarithm of that mean, taken from each pass's log-probabilities so it stays finite."""
         check_is_fitted(self, FITTED)
         P.validate_params({"mc_samples": mc_samples}, {"mc_samples": [P.AtLeast(int, 0), P.NoneOK()]})
         if mc_samples and not (self.input_dropout or getattr(self, "dropout", 0)):
@@ -716,8 +719,15 @@ class NetworkEstimator(BaseEstimator):
         check(X)
         rng = as_generator(random_state)
         loss = LOSSES[self.loss]
-        draws = [loss.output(predict_in_batches(network, X, rng=rng, sample=True)) for _ in range(mc_samples)]
-        return np.mean(draws, axis=0)
+        output, add = (loss.log_output, np.logaddexp) if log else (loss.output, np.add)
+        total = output(predict_in_batches(network, X, rng=rng, sample=True))
+        for _ in range(mc_samples - 1):  # one pass's outputs held at a time
+            add(total, output(predict_in_batches(network, X, rng=rng, sample=True)), out=total)
+        if log:
+            total -= total.dtype.type(np.log(mc_samples))
+        else:
+            total /= total.dtype.type(mc_samples)
+        return total
 
     @property
     def n_iter_(self):
