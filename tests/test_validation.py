@@ -245,6 +245,32 @@ def test_nan_in_regression_targets():
         MLPRegressor(max_epochs=1).fit(X, np.where(X[:, 0] > 1, np.inf, X[:, 0]))
 
 
+def test_none_in_regression_targets_is_nan_not_a_diverged_fit():
+    """scikit-learn's check of an object array lets None through, to become NaN after it; training then
+    'diverged' on NaN targets with a warning about the learning rate."""
+    target = X[:, 0].astype(object)
+    target[5] = None
+    for fit in (lambda: MLPRegressor(max_epochs=1).fit(X, target),
+                lambda: MLPRegressor(max_epochs=1).fit(X, X[:, 0], validation_data=(X, target))):
+        with pytest.raises(ValueError, match="Input y contains NaN"):
+            fit()
+
+
+@pytest.mark.parametrize("target,shown", [(np.array(["1.5", "x"] * 20), "'x' in row 1"),
+                                          (np.array([["1", "2"], ["3", "b"]] * 20), "['3', 'b'] in row 1")])
+def test_text_regression_targets_name_y(target, shown):
+    with pytest.raises(ValueError) as info:
+        MLPRegressor(max_epochs=1).fit(X, target)
+    assert str(info.value) == ("y must hold numbers (MLPRegressor is a regressor; for class labels use a "
+                               f"classifier); got {shown}")
+
+
+def test_regression_targets_as_numeric_text_are_numbers():
+    as_text = MLPRegressor(max_epochs=2, random_state=0).fit(X, X[:, 0].astype(str))
+    as_numbers = MLPRegressor(max_epochs=2, random_state=0).fit(X, X[:, 0])
+    np.testing.assert_array_equal(as_text.predict(X), as_numbers.predict(X))
+
+
 def test_wrong_number_of_features_and_non_numeric_at_predict_time():
     clf = MLPClassifier(max_epochs=2).fit(X, y)
     with pytest.raises(ValueError, match="X has 2 features, but MLPClassifier is expecting 3 features"):

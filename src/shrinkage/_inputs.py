@@ -1,6 +1,6 @@
-"""What ``fit`` receives, checked and put in the form training takes: numeric ``X``, sample and
-class weights (scaled to mean 1, as the losses expect), and a fingerprint of the data for checkpoints;
-and the check for NaN and infinity in X (at fit, and chunk by chunk at prediction).
+"""What ``fit`` receives, checked and put in the form training takes: numeric ``X`` (and a regressor's
+``y``), sample and class weights (scaled to mean 1, as the losses expect), and a fingerprint of the data
+for checkpoints; and the check for NaN and infinity in X (at fit, and chunk by chunk at prediction).
 """
 
 from __future__ import annotations
@@ -27,6 +27,31 @@ def _numeric_input():
         if "could not convert" in str(exc) or "Unable to convert" in str(exc):
             raise ValueError(f"X must contain only numbers; {exc}") from None
         raise
+
+
+def _numeric_target(y, estimator_name):
+    """A regressor's ``y`` held as text or Python objects, as float64: a text entry gets a message that
+    names y, and ``None``, which scikit-learn's check of an object array lets through as NaN, becomes NaN
+    before that check, which then refuses it. Anything else is returned as given, for that check."""
+    if y is None or sp.issparse(y):
+        return y
+    array = np.asarray(y)
+    if array.dtype.kind not in "OUS" or array.ndim == 0:  # numbers, or not an array: scikit-learn's message
+        return y
+    try:
+        return array.astype(np.float64)
+    except (TypeError, ValueError):
+        row = next(i for i, entry in enumerate(array) if not _numbers(entry))
+        raise ValueError(f"y must hold numbers ({estimator_name} is a regressor; for class labels use a "
+                         f"classifier); got {np.asarray(array[row]).tolist()!r} in row {row}") from None
+
+
+def _numbers(entry):
+    try:
+        np.asarray(entry).astype(np.float64)
+        return True
+    except (TypeError, ValueError):
+        return False
 
 
 def _check_finite(X, estimator_name):

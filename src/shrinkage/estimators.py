@@ -16,6 +16,7 @@ from sklearn.utils.multiclass import check_classification_targets, unique_labels
 from sklearn.utils.validation import check_is_fitted
 
 from . import _params as P
+from ._inputs import _numeric_target
 from .losses import LOSSES
 from .network_estimator import (FITTED, LearnedNothingWarning, NetworkEstimator, TrainingDivergedWarning, _plain,
                                 _store_params)
@@ -407,6 +408,9 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
         _store_params(self, locals())
 
     _target_checks = {"multi_output": True, "y_numeric": True}
+
+    def _validate_xy(self, X, y, reset):
+        return super()._validate_xy(X, _numeric_target(y, type(self).__name__), reset)
 
     def _encode_targets(self, y, reset, classes=None):
         if reset:
