@@ -798,6 +798,10 @@ def test_sample_weight_with_early_stopping_and_partial_fit(digits_split):
         (dict(sample_weight=np.ones((20, 2))), r"got shape \(20, 2\)"),
         (dict(sample_weight=np.zeros(20)), "sample_weight must have a positive sum; got all zeros"),
         (dict(sample_weight=np.r_[np.nan, np.ones(19)]), "Input sample_weight contains NaN"),
+        (dict(sample_weight=np.array(["1"] * 19 + ["heavy"])), "^sample_weight must contain only numbers; could not "
+                                                               "convert string to float"),
+        (dict(validation_data=(np.ones((4, 2)), [0, 1, 0, 1], ["1", "x", "1", "1"])),
+         "^sample_weight_val must contain only numbers"),
         (dict(validation_data=np.ones((5, 2))), "validation_data must be a tuple .* got a ndarray"),
         (dict(validation_data=(np.ones((4, 2)), [0, 1, 0, 1], np.ones(4), None)),
          "validation_data must be a tuple"),

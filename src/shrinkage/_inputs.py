@@ -17,15 +17,16 @@ from sklearn.utils.validation import check_array
 
 
 @contextmanager
-def _numeric_input():
-    """Turn NumPy's "could not convert string to float" into a message that names X; values too large
-    for the dtype become scikit-learn's "too large" error without a NumPy overflow warning first."""
+def _numeric_input(name="X"):
+    """Turn NumPy's "could not convert string to float" into a message that names the input (X, or
+    ``name``); values too large for the dtype become scikit-learn's "too large" error without a NumPy
+    overflow warning first."""
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             yield
     except ValueError as exc:
         if "could not convert" in str(exc) or "Unable to convert" in str(exc):
-            raise ValueError(f"X must contain only numbers; {exc}") from None
+            raise ValueError(f"{name} must contain only numbers; {exc}") from None
         raise
 
 
@@ -92,7 +93,8 @@ def _check_weight(sample_weight, n_samples, name="sample_weight"):
         return None
     if isinstance(sample_weight, numbers.Real):
         sample_weight = np.full(n_samples, float(sample_weight))
-    weight = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name=name)
+    with _numeric_input(name):
+        weight = check_array(sample_weight, ensure_2d=False, dtype=np.float64, input_name=name)
     if weight.shape != (n_samples,):
         raise ValueError(f"{name} must have shape ({n_samples},), one weight per sample; got shape {weight.shape}")
     if weight.min() < 0:
