@@ -249,6 +249,12 @@ def test_a_loaded_model_continues_with_partial_fit(tmp_path, digits_split):
     back.partial_fit(X_tr, y_tr)  # its generator is not in the file: a fresh one from random_state
     assert all(np.abs(W - W0).max() > 0 for W, W0 in zip(back.coefs_, before))
     assert back.score(X_te, y_te) > 0.5
+    # Neither are Adam's moments (the module's notes): every loaded copy starts them afresh, the same
+    # way, and so steps elsewhere than the saved estimator, which continues its own.
+    twin = load(tmp_path / "m.npz").partial_fit(X_tr, y_tr)
+    assert all(np.array_equal(W, W_twin) for W, W_twin in zip(back.coefs_, twin.coefs_))
+    clf.partial_fit(X_tr, y_tr)
+    assert not np.array_equal(back.coefs_[0], clf.coefs_[0])
 
 
 RECORD = ("history_", "n_epochs_", "best_epoch_", "stop_reason_", "loss_curve_", "validation_scores_",

@@ -19,6 +19,13 @@ columns), ``history_``, ``n_epochs_``, ``best_epoch_``, ``stop_reason_`` and
 the early-stopping rule's final state (``early_stopping_``). Files written
 before they were kept load without them.
 
+A model file is for prediction and for training on from the weights: it does
+not keep the optimizer's state (momentum, Adam's moments and step count) or
+the random generator's, so ``partial_fit`` on a loaded model starts them
+afresh where the saved estimator would have continued them, and takes other
+steps. To stop and resume training exactly, use a checkpoint
+(``fit(X, y, checkpoint=path, resume=True)``).
+
 It is read with ``allow_pickle=False``; every array is checked against the
 header's shapes and dtypes before use. Anything wrong ends in
 :class:`ModelFileError`.
@@ -132,7 +139,10 @@ def _header(path, arrays):
 
 
 def load(path):
-    """Read an estimator written by :func:`save`; raise :class:`ModelFileError` on any problem."""
+    """Read an estimator written by :func:`save`; raise :class:`ModelFileError` on any problem.
+
+    The estimator predicts as the saved one did; training it further starts the optimizer afresh
+    (the file keeps no optimizer state: see the module's notes, and checkpoints for exact resumption)."""
     return load_with_preprocessing(path)[0]
 
 
