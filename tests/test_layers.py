@@ -53,12 +53,30 @@ def test_dense_takes_sparse_input_like_dense_input():
         np.testing.assert_allclose(sparse_grad, dense_grad, rtol=1e-12)
 
 
-def test_input_dropout_makes_a_sparse_batch_dense():
+@pytest.mark.parametrize("mode", ["inverted", "classic"])
+def test_input_dropout_keeps_a_sparse_batch_sparse(mode):
+    """Only the stored entries draw a mask (a zero stays zero either way): the batch stays sparse, each
+    stored entry is kept with probability 1 - p and scaled as dense dropout scales it."""
     import scipy.sparse as sp
 
-    x = np.eye(4)
-    out = Dropout(0.5, inplace=True).forward(sp.csr_matrix(x), training=True, rng=np.random.default_rng(0))
-    assert isinstance(out, np.ndarray) and set(np.unique(out)) <= {0.0, 2.0}
+    x = sp.random(200, 300, density=0.05, format="csr", random_state=0, dtype=np.float64)
+    x.data += 1.0  # no stored zeros
+    layer, original = Dropout(0.25, mode), x.copy()
+    out = layer.forward(x, training=True, rng=np.random.default_rng(0))
+    assert sp.issparse(out) and out.nnz == x.nnz
+    np.testing.assert_array_equal(out.indices, x.indices)
+    kept = out.data != 0
+    assert abs(kept.mean() - 0.75) < 0.02  # 3,000 stored entries
+    np.testing.assert_allclose(out.data[kept], x.data[kept] * layer.scale)
+    np.testing.assert_array_equal(x.toarray(), original.toarray())  # not in place unless asked
+    inference = layer.forward(x)
+    assert sp.issparse(inference)
+    np.testing.assert_allclose(inference.toarray(), x.toarray() * (0.75 if mode == "classic" else 1.0))
+    mask = np.random.default_rng(1).random(x.shape) > 0.25  # a given dense mask, as for a dense batch
+    np.testing.assert_allclose(layer.forward(x, mask=mask).toarray(),
+                               layer.forward(x.toarray(), mask=mask))
+    assert layer.forward(x, training=True, rng=np.random.default_rng(0)) is not x
+    assert Dropout(0.25, mode, inplace=True).forward(x, training=True, rng=np.random.default_rng(0)) is x
 
 
 def test_dense_first_layer_skips_input_gradient():

@@ -244,6 +244,8 @@ class Dropout(Layer):
     ``forward(x, training=False, rng, sample=True)`` keeps dropout on at
     prediction time (Monte Carlo dropout), without storing anything. A fixed
     boolean keep mask can be given with ``mask=`` (the gradient checks use it).
+    A SciPy sparse ``x`` (input dropout on sparse data) stays sparse: only its
+    stored entries draw a mask, since a zero is zero whether dropped or not.
     """
 
     def __init__(self, p=0.5, mode="inverted", inplace=False, after_relu=False):
@@ -264,8 +266,8 @@ class Dropout(Layer):
     def forward(self, x, training=False, rng=None, sample=False, mask=None):
         if self.p == 0.0:
             return x
-        if sp.issparse(x):  # input dropout on sparse data: the batch becomes dense (a fresh array)
-            x = x.toarray()
+        if sp.issparse(x):
+            return self._forward_sparse(x, training, rng, sample, mask)
         if training or sample or mask is not None:
             keep = keep_mask(x.shape, self.p, rng) if mask is None else mask
             if training and not self.after_relu:
@@ -277,6 +279,23 @@ class Dropout(Layer):
         if self.mode == "classic":
             return x * x.dtype.type(1.0 - self.p)
         return x
+
+    def _forward_sparse(self, x, training, rng, sample, mask):
+        """Input dropout on a sparse batch (CSR): a zero stays zero whether dropped or not, so only the
+        stored entries draw a mask, and the batch stays sparse. No backward pass follows (the first
+        layer computes no gradient for its input), so no mask is kept."""
+        if not (training or sample or mask is not None):
+            return x * x.dtype.type(1.0 - self.p) if self.mode == "classic" else x
+        x = x.tocsr()  # itself if it is CSR already, as the estimators' batches are
+        out = x if training and self.inplace else x.copy()  # a training batch is a fresh matrix
+        if mask is None:
+            keep = keep_mask(out.data.shape, self.p, rng)
+        else:  # a dense mask of the batch's shape, read at the stored entries
+            keep = np.asarray(mask)[np.repeat(np.arange(out.shape[0]), np.diff(out.indptr)), out.indices]
+        np.multiply(out.data, keep, out=out.data)
+        if self.scale != 1.0:
+            out.data *= out.dtype.type(self.scale)
+        return out
 
     def backward(self, grad_out):
         if self.p == 0.0:
