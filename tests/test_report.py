@@ -216,7 +216,8 @@ def test_terminal_table_stars_only_the_best_configuration():
     console = Console(record=True, width=200, color_system=None)
     render_table(rows, best, console=console)
     text = console.export_text()
-    assert "★ stop" in text and text.count("★") == 1
+    assert "★ stop" in text and text.count("★ ") == 2  # the row, and the caption that says what it means
+    assert "★ best mean test accuracy (on a tie, the lower best validation loss)" in text
 
 
 def test_weight_histograms_show_the_share_of_exact_zeros_of_seed_0(figures):

@@ -50,12 +50,15 @@ COLUMNS = ["configuration", "test acc %", "train acc %", "gap (points)", "best v
            "zero weights", "epochs", "time/run"]
 
 
+BEST_MARK = "★ best mean test accuracy (on a tie, the lower best validation loss)"
+
+
 def render_table(rows, best, console=None, title=None):
-    """Print the comparison table with rich; the best configuration is marked with ★."""
+    """Print the comparison table with rich; the best configuration is marked with ★, said below it."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=title, caption=BEST_MARK)
     for i, col in enumerate(COLUMNS):
         table.add_column(col, justify="left" if i == 0 else "right")
     for row in rows:
@@ -211,7 +214,7 @@ def render_html(spec, rows, best, results, meta):
 {spread}. Total time {meta['seconds']:.0f} s.</p>
 <h2>Results</h2>
 <table><tr>{header_cells}</tr>{''.join(body)}</table>
-<p>★ best mean test accuracy (on a tie, the lower best validation loss). The gap is train accuracy minus
+<p>{BEST_MARK}. The gap is train accuracy minus
 test accuracy. Best validation loss is the lowest data loss on the validation split over the epochs run.</p>
 <h2>What each configuration did</h2>
 <ul>{findings}</ul>
