@@ -721,6 +721,7 @@ def test_warm_start_continues_from_the_current_weights(digits_split):
     clf.fit(X_tr, y_tr)
     for a, b in zip(before, clf.coefs_):
         np.testing.assert_allclose(a, b, atol=1e-5)  # a tiny step from where it was
+    assert clf.n_epochs_ == len(clf.history_["loss"]) == 1  # the record is this fit's (documented)
     cold = MLPClassifier(hidden_layer_sizes=(32,), max_epochs=1, learning_rate=1e-9, random_state=0).fit(X_tr, y_tr)
     assert not np.allclose(cold.coefs_[0], before[0], atol=1e-3)
     clf.set_params(hidden_layer_sizes=(8,))  # other shapes: a fresh start

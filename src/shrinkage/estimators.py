@@ -273,7 +273,9 @@ _COMMON_DOC = """penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
         When the estimator is already fitted and the shapes agree, ``fit``
         starts from the current ``coefs_``/``intercepts_`` instead of a fresh
         initialisation (the optimizer state starts afresh). Useful along a
-        regularization path.
+        regularization path. ``history_``, ``n_epochs_`` and ``best_epoch_``
+        then describe that fit alone, its epochs counted from 0 (``partial_fit``
+        instead adds one epoch to them).
 
     Attributes
     ----------
