@@ -42,12 +42,12 @@ def _numeric_target(y, estimator_name):
     try:
         return array.astype(np.float64)
     except (TypeError, ValueError):
-        row = next(i for i, entry in enumerate(array) if not _numbers(entry))
+        row = next(i for i, entry in enumerate(array) if not _holds_numbers(entry))
         raise ValueError(f"y must hold numbers ({estimator_name} is a regressor; for class labels use a "
                          f"classifier); got {np.asarray(array[row]).tolist()!r} in row {row}") from None
 
 
-def _numbers(entry):
+def _holds_numbers(entry):
     try:
         np.asarray(entry).astype(np.float64)
         return True
