@@ -115,6 +115,26 @@ def test_loss_in_batches_equals_the_loss_of_one_pass():
         whole = loss.value(net.forward(X.copy(), training=False), target, w)
         for batch_size in (7, 95, 96, 200):
             assert loss_in_batches(net, loss, X, target, w, batch_size) == pytest.approx(whole, rel=1e-5)
+    rows = np.arange(len(X))[::-3]  # a part of X, in another order: the loss of X[rows]
+    part = loss.value(net.forward(X[rows], training=False), target[rows], weight[rows])
+    assert loss_in_batches(net, loss, X, target[rows], weight[rows], 7, rows) == pytest.approx(part, rel=1e-5)
+
+
+def test_early_stopping_trains_on_its_part_of_X_without_copying_it():
+    """The hold-out split trains on row indices of X: a fit allocates the validation part (a tenth) and
+    buffers, not a second X."""
+    import tracemalloc
+
+    data = np.random.default_rng(0).standard_normal((4000, 500), dtype=np.float32)
+    labels = np.arange(4000) % 3
+    clf = MLPClassifier(hidden_layer_sizes=(8,), early_stopping=True, max_epochs=2, random_state=0)
+    tracemalloc.start()
+    try:
+        clf.fit(data, labels)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 0.3 * data.nbytes  # 8 MB of X; the validation tenth is 0.8 MB
 
 
 @pytest.mark.parametrize("restore", [True, False])

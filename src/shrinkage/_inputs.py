@@ -74,13 +74,22 @@ def _check_finite(X, estimator_name):
             assert_all_finite(X, estimator_name=estimator_name, input_name="X")
 
 
-def _data_fingerprint(X, target, weight=None):
-    """A cheap identity of the training data, so a checkpoint is not resumed on other data."""
-    parts = (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,)
+def _data_fingerprint(X, target, weight=None, rows=None):
+    """A cheap identity of the training data, ``X`` or its rows ``rows``, so a checkpoint is not resumed
+    on other data. Dense rows are read a block at a time: the same checksum as of ``X[rows]``, whose copy
+    the training avoids."""
+    if rows is not None and sp.issparse(X):
+        X, rows = X[rows], None  # (a sparse part's index arrays differ block by block)
+    if rows is None:
+        blocks = (X.data, X.indices, X.indptr) if sp.issparse(X) else (X,)
+    else:
+        step = max(1, (1 << 20) // max(1, X[:1].nbytes))  # about 1 MiB of rows at a time
+        blocks = (X[rows[start:start + step]] for start in range(0, len(rows), step))
     checksum = 1
-    for part in parts:
-        checksum = zlib.adler32(np.ascontiguousarray(part).data, checksum)
-    fingerprint = {"shape": list(X.shape), "X": checksum, "y": zlib.adler32(np.ascontiguousarray(target).data)}
+    for block in blocks:
+        checksum = zlib.adler32(np.ascontiguousarray(block).data, checksum)
+    shape = X.shape if rows is None else (len(rows),) + X.shape[1:]
+    fingerprint = {"shape": list(shape), "X": checksum, "y": zlib.adler32(np.ascontiguousarray(target).data)}
     if weight is not None:
         fingerprint["sample_weight"] = zlib.adler32(np.ascontiguousarray(weight).data)
     return fingerprint

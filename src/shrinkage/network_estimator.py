@@ -387,21 +387,21 @@ class NetworkEstimator(BaseEstimator):
         rng = as_generator(self.random_state)
         if not self._can_warm_start(X.shape[1]):
             self._initialize_weights(X.shape[1], self._n_outputs, rng)
-        validation = None
+        validation = rows = None  # rows: the training part of X, when a validation part is held out
         if validation_data is not None:
             validation = self._validation_set(validation_data, per_class)
         elif self.early_stopping:
-            X, target, weight, validation = self._hold_out(X, target, weight, rng)
-        self._check_batch_size(X.shape[0])
+            rows, target, weight, validation = self._hold_out(X, target, weight, rng)
+        self._check_batch_size(len(target))
         weight = _scaled_weight(weight, X.dtype, "sample_weight of the training part")
         self.history_ = {}
         self._updater_, self._penalty_ = self._updater()
         self._rng_ = rng
         trainer = self._trainer(X, target, validation, self._early_stopping(), callbacks, epoch_offset=0,
-                                weight=weight)
+                                weight=weight, rows=rows)
         save_state = save_end = ended = None
         if checkpoint is not None:
-            fingerprint = _data_fingerprint(X, target, weight)
+            fingerprint = _data_fingerprint(X, target, weight, rows)
             if resume and Path(checkpoint).exists():
                 ended = self._resume(checkpoint, trainer, fingerprint)
             save_state = lambda t: self._write_checkpoint(checkpoint, t, fingerprint)  # noqa: E731
@@ -460,7 +460,7 @@ class NetworkEstimator(BaseEstimator):
         return self
 
     def _trainer(self, X, target, validation, early_stopping, callbacks, epoch_offset, init_updater=True,
-                 weight=None):
+                 weight=None, rows=None):
         params = self._parameters()
         network = self._network(params)
         if init_updater:
@@ -475,7 +475,7 @@ class NetworkEstimator(BaseEstimator):
             self._updater_,
             X,
             target,
-            batch_size=self._batch_size(X.shape[0]),
+            batch_size=self._batch_size(len(target)),
             rng=self._rng_,
             shuffle=self.shuffle,
             weight=weight,
@@ -486,6 +486,7 @@ class NetworkEstimator(BaseEstimator):
             callbacks=list(callbacks or []) + ([_VerboseLog()] if self.verbose else []),
             history=self.history_,
             epoch_offset=epoch_offset,
+            rows=rows,
         )
 
     def _finish(self, outcome, trainer, partial=False):
@@ -549,7 +550,7 @@ class NetworkEstimator(BaseEstimator):
         if not (constant > 0 and recorded > bar):
             return None
         loss = loss_in_batches(trainer.network, trainer.loss_fn, trainer.X, trainer.y, trainer.weight,
-                               trainer.batch_size)
+                               trainer.batch_size, trainer.rows)
         if not loss > bar:
             return None
         return loss, trainer.loss_fn.zero_output_value(trainer.y, trainer.weight, self._n_outputs)
@@ -637,18 +638,20 @@ class NetworkEstimator(BaseEstimator):
         return X_val, target, _scaled_weight(_times_class_weight(weight, per_class, target), X_val.dtype)
 
     def _hold_out(self, X, target, weight, rng):
-        """Split off ``validation_fraction`` of the data (and of its weights) for validation."""
+        """Split off ``validation_fraction`` of the data (and of its weights) for validation. Returns the
+        training part as row indices of ``X`` (training reads them in place: no copy of the data set)
+        with its targets and weights, and the validation part as arrays."""
         stratify = target if self._is_classifier() else None
         seed = int(rng.integers(2**32 - 1))
-        arrays = (X, target) if weight is None else (X, target, weight)
+        everything = np.arange(X.shape[0])
         try:
-            parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=seed,
-                                     stratify=stratify)
+            rows, val_rows = train_test_split(everything, test_size=self.validation_fraction, random_state=seed,
+                                              stratify=stratify)
         except ValueError:  # a class too small to stratify: fall back to a plain split
-            parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=seed)
-        X_tr, X_val, t_tr, t_val = parts[:4]
-        w_tr, w_val = parts[4:] if weight is not None else (None, None)
-        if X_tr.shape[0] == 0 or X_val.shape[0] == 0:
+            rows, val_rows = train_test_split(everything, test_size=self.validation_fraction, random_state=seed)
+        X_val, t_tr, t_val = X[val_rows], target[rows], target[val_rows]
+        w_tr, w_val = (weight[rows], weight[val_rows]) if weight is not None else (None, None)
+        if len(rows) == 0 or len(val_rows) == 0:
             raise ValueError(
                 f"validation_fraction={self.validation_fraction} leaves no training or no validation "
                 f"samples out of {X.shape[0]}; give more data or a different fraction"
@@ -659,7 +662,7 @@ class NetworkEstimator(BaseEstimator):
         for part, part_weight in ((f"of {held_out}", w_val), (f"left to train on beside {held_out}", w_tr)):
             if part_weight is not None and not part_weight.max() > 0:
                 raise ValueError(self._no_weight_in(part, target, weight))
-        return X_tr, t_tr, w_tr, (X_val, t_val, _scaled_weight(w_val, X.dtype))
+        return rows, t_tr, w_tr, (X_val, t_val, _scaled_weight(w_val, X.dtype))
 
     def _no_weight_in(self, part, target, weight):
         """Why a part of the hold-out split has no weight: where the positive weights are."""

@@ -60,15 +60,16 @@ class TrainingOutcome:
     message: str = ""  # why training diverged, for the warning
 
 
-def _outputs_in_batches(network, X, batch_size, rng=None, sample=False, check=None):
-    """``(rows, output)`` of ``network`` in inference mode, ``batch_size`` rows of ``X`` at a time;
-    ``check(chunk)``, when given, runs on each chunk of ``X`` before the network does."""
-    for start in range(0, X.shape[0], batch_size):
-        rows = slice(start, start + batch_size)
-        chunk = X[rows]
+def _outputs_in_batches(network, X, batch_size, rng=None, sample=False, check=None, rows=None):
+    """``(part, output)`` of ``network`` in inference mode, ``batch_size`` rows of ``X`` (or of
+    ``X[rows]``) at a time, ``part`` the slice of them; ``check(chunk)``, when given, runs on each chunk
+    of ``X`` before the network does."""
+    for start in range(0, X.shape[0] if rows is None else len(rows), batch_size):
+        part = slice(start, start + batch_size)
+        chunk = X[part] if rows is None else X[rows[part]]
         if check is not None:
             check(chunk)
-        yield rows, network.forward(chunk, training=False, rng=rng, sample=sample)
+        yield part, network.forward(chunk, training=False, rng=rng, sample=sample)
 
 
 def predict_in_batches(network, X, batch_size=None, rng=None, sample=False, check=None):
@@ -85,25 +86,29 @@ def predict_in_batches(network, X, batch_size=None, rng=None, sample=False, chec
     return np.concatenate([out for _, out in _outputs_in_batches(network, X, batch_size, rng, sample, check)])
 
 
-def loss_in_batches(network, loss_fn, X, target, weight=None, batch_size=256):
-    """The data loss of ``network`` in inference mode on ``X``, ``batch_size`` rows at a time, without
-    an output array of the whole set: no more memory than a training step's activations."""
+def loss_in_batches(network, loss_fn, X, target, weight=None, batch_size=256, rows=None):
+    """The data loss of ``network`` in inference mode on ``X`` (or on ``X[rows]``, whose targets are
+    ``target``), ``batch_size`` rows at a time, without an output array of the whole set: no more memory
+    than a training step's activations."""
     total = 0.0
-    for rows, out in _outputs_in_batches(network, X, batch_size):
-        total += loss_fn.value(out, target[rows], None if weight is None else weight[rows]) * out.shape[0]
-    return total / X.shape[0]
+    for part, out in _outputs_in_batches(network, X, batch_size, rows=rows):
+        total += loss_fn.value(out, target[part], None if weight is None else weight[part]) * out.shape[0]
+    return total / len(target)
 
 
 class _BatchGatherer:
     """Copies the rows of one batch into a buffer that is reused across batches (a sparse matrix's
-    rows are taken as a new sparse matrix)."""
+    rows are taken as a new sparse matrix). With ``rows``, batch index ``i`` is row ``rows[i]``: a
+    training part of ``array`` is read in place, not copied out of it."""
 
-    def __init__(self, array, batch_size):
-        self.array = array
+    def __init__(self, array, batch_size, rows=None):
+        self.array, self.rows = array, rows
         dense = not sp.issparse(array)
         self.buffer = np.empty((batch_size,) + array.shape[1:], dtype=array.dtype) if dense else None
 
     def __call__(self, idx):
+        if self.rows is not None:
+            idx = self.rows[idx]
         if self.buffer is not None and len(idx) == len(self.buffer):
             # mode="clip" lets take write straight into the buffer (mode="raise" buffers the copy);
             # the indices come from a permutation, so nothing is ever clipped.
@@ -121,6 +126,8 @@ class Trainer:
     loss_fn : a loss from :mod:`shrinkage.losses`
     updater : :class:`~shrinkage.optim.Updater`, already ``init``-ed on ``parameters``
     X, y : training arrays (``X`` in the network's dtype; a SciPy CSR matrix works too)
+    rows : the rows of ``X`` to train on, ``y[i]`` and ``weight[i]`` being those of row ``rows[i]``, or
+        None for all of them (a hold-out split trains on part of ``X`` without copying it)
     weight : per-sample weights of ``X``'s rows, scaled to mean 1 (see :mod:`shrinkage.losses`), or None
     validation : ``(X_val, y_val)`` or ``(X_val, y_val, weight_val)``, or None
     score : ``score(output, y, weight) -> float`` for ``val_score``, or None
@@ -138,9 +145,10 @@ class Trainer:
 
     def __init__(self, network, parameters, loss_fn, updater, X, y, *, batch_size, rng, shuffle=True, weight=None,
                  validation=None, score=None, penalty_value=None, early_stopping=None, callbacks=(), history=None,
-                 epoch_offset=0):
+                 epoch_offset=0, rows=None):
         self.network, self.loss_fn, self.updater = network, loss_fn, updater
         self.X, self.y, self.weight = X, y, weight
+        self.rows, self.n_samples = rows, X.shape[0] if rows is None else len(rows)
         self.batch_size, self.rng, self.shuffle = batch_size, rng, shuffle
         if validation is not None and len(validation) == 2:
             validation = (*validation, None)
@@ -151,7 +159,7 @@ class Trainer:
         for key in ("loss", "val_loss", "val_score", "time") if validation is not None else ("loss", "time"):
             self.history.setdefault(key, [])
         self.epoch_offset = epoch_offset
-        self._gather_x, self._gather_y = _BatchGatherer(X, batch_size), _BatchGatherer(y, batch_size)
+        self._gather_x, self._gather_y = _BatchGatherer(X, batch_size, rows), _BatchGatherer(y, batch_size)
         self._gather_weight = _BatchGatherer(weight, batch_size) if weight is not None else None
         self.epochs_done = 0
         self.stop_requested = False
@@ -169,7 +177,7 @@ class Trainer:
 
     def _epoch(self):
         """One pass over the data; returns the mean data loss, or a non-finite value."""
-        n = self.X.shape[0]
+        n = self.n_samples
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         gather_x, gather_y, gather_weight = self._gather_x, self._gather_y, self._gather_weight
         network, parameters, step = self.network, self.parameters, self.updater.step
