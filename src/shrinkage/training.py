@@ -148,7 +148,7 @@ class Trainer:
                  epoch_offset=0, rows=None):
         self.network, self.loss_fn, self.updater = network, loss_fn, updater
         self.X, self.y, self.weight = X, y, weight
-        self.rows, self.n_samples = rows, X.shape[0] if rows is None else len(rows)
+        self.rows = rows
         self.batch_size, self.rng, self.shuffle = batch_size, rng, shuffle
         if validation is not None and len(validation) == 2:
             validation = (*validation, None)
@@ -177,7 +177,7 @@ class Trainer:
 
     def _epoch(self):
         """One pass over the data; returns the mean data loss, or a non-finite value."""
-        n = self.n_samples
+        n = len(self.y)  # the rows trained on (all of X, or rows)
         order = self.rng.permutation(n) if self.shuffle else np.arange(n)
         gather_x, gather_y, gather_weight = self._gather_x, self._gather_y, self._gather_weight
         network, parameters, step = self.network, self.parameters, self.updater.step
