@@ -134,7 +134,9 @@ def test_early_stopping_trains_on_its_part_of_X_without_copying_it():
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 0.3 * data.nbytes  # 8 MB of X; the validation tenth is 0.8 MB
+    # 8 MB of X: the validation tenth and the buffers come to about 0.3 of it, a copy of the training
+    # part alone to 0.9
+    assert peak < 0.5 * data.nbytes
 
 
 @pytest.mark.parametrize("restore", [True, False])
