@@ -21,7 +21,7 @@ from sklearn.utils.estimator_checks import (
 )
 from sklearn.utils.fixes import parse_version
 
-from shrinkage import LearnedNothingWarning, LinearClassifier, MLPClassifier, MLPRegressor
+from shrinkage import EarlyStopping, LearnedNothingWarning, LinearClassifier, MLPClassifier, MLPRegressor
 from shrinkage.optim import Updater
 
 
@@ -270,6 +270,23 @@ def test_early_stopping_holds_out_a_stratified_fraction(digits_split):
     clf = MLPClassifier(hidden_layer_sizes=(16,), early_stopping=True, validation_fraction=0.2, max_epochs=3,
                         random_state=0).fit(X_tr, y_tr)
     assert set(clf.history_) >= {"loss", "val_loss", "val_score", "time"}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_early_stopping_on_the_training_loss_trains_on_every_sample(cls, digits_split):
+    """Nothing watches a validation value, so nothing is held out: the fit is the plain fit, with the
+    best training-loss epoch's weights restored."""
+    X_tr, _, y_tr, _ = digits_split
+    settings = dict(hidden_layer_sizes=(16,), learning_rate=0.02, max_epochs=8, random_state=0)
+    rule = EarlyStopping(monitor="loss", patience=2)
+    watched = cls(early_stopping=rule, **settings).fit(X_tr, y_tr)
+    plain = cls(**settings).fit(X_tr, y_tr)
+    assert set(watched.history_) == {"loss", "time"}
+    assert watched.history_["loss"] == plain.history_["loss"]  # the same samples, batches and steps
+    assert watched.best_epoch_ == int(np.argmin(watched.history_["loss"]))
+    held_out = cls(early_stopping=EarlyStopping(patience=2), **settings).fit(X_tr, y_tr)
+    assert "val_loss" in held_out.history_ and held_out.history_["loss"] != plain.history_["loss"]
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

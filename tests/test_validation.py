@@ -126,6 +126,10 @@ RULES = [
      "early_stopping monitors 'val_score' with mode='min'; val_score is better when higher: use mode='max'"),
     (dict(early_stopping=EarlyStopping(mode="max")),
      "early_stopping monitors 'val_loss' with mode='max'; val_loss is better when lower: use mode='min'"),
+    (dict(early_stopping=EarlyStopping(monitor="loss"), validation_fraction=0.2),
+     "validation_fraction=0.2 would be ignored: early_stopping monitors the training 'loss', so fit holds "
+     "nothing out; leave validation_fraction at its default (0.1), or pass validation_data=(X_val, y_val) "
+     "for validation values in history_"),
     (dict(batch_size=41), "batch_size must be at most the number of training samples (40); got 41"),
     (dict(early_stopping=True, stopping_threshold=5.0),
      "stopping_threshold is only used with early_stopping=True and stopping_criterion 'gl', 'pq' or 'up'; "

@@ -8,7 +8,8 @@ changed from their defaults, ``alpha`` without a penalty (``alpha=0`` says the
 same as no penalty, so it passes), ``min_delta``, ``stopping_criterion``,
 ``validation_fraction`` and ``restore_best_weights`` without early stopping
 (or beside an :class:`~shrinkage.EarlyStopping` given as ``early_stopping``,
-which holds its own), ``dropout_mode`` without dropout, ``momentum`` under
+which holds its own; ``validation_fraction`` beside one that monitors the
+training ``loss``, which holds nothing out), ``dropout_mode`` without dropout, ``momentum`` under
 Adam, and Adam's ``beta_1``, ``beta_2`` and ``epsilon`` under SGD.
 """
 
@@ -164,6 +165,11 @@ def _check_given_early_stopping(es, p):
     if es.monitor not in LOGGED:
         raise ValueError(f"early_stopping monitors {es.monitor!r}, which the estimators do not log; "
                          f"they log {', '.join(map(repr, LOGGED))}")
+    if es.monitor == "loss" and _changed(p, "validation_fraction"):
+        raise ValueError(f"validation_fraction={p['validation_fraction']!r} would be ignored: early_stopping monitors "
+                         f"the training 'loss', so fit holds nothing out; leave validation_fraction at its default "
+                         f"({DEFAULTS['validation_fraction']!r}), or pass validation_data=(X_val, y_val) for "
+                         "validation values in history_")
     right = LOGGED[es.monitor]
     if es.mode != right:
         raise ValueError(f"early_stopping monitors {es.monitor!r} with mode={es.mode!r}; {es.monitor} is better "

@@ -244,7 +244,8 @@ _COMMON_DOC = """penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
         (``"val_loss"``, ``"val_score"`` with ``mode="max"``, or the training
         ``"loss"``), ``baseline`` and ``start_from_epoch``; it is copied at
         each ``fit`` (the fitted one is ``early_stopping_``), and the four
-        parameters must then stay at their defaults.
+        parameters and ``restore_best_weights`` must then stay at their
+        defaults.
     patience : int or None, default=None
         For the ``"patience"`` criterion; None means 10.
     min_delta : float, default=0.0
@@ -255,10 +256,11 @@ _COMMON_DOC = """penalty : {None, "l2", "l1", "elasticnet"}, default="l2"
         Prechelt's alpha (GL, PQ) or s (UP); None uses EarlyStopping's default.
     validation_fraction : float in (0, 1), default=0.1
         Held out for early stopping when ``validation_data`` is not given
-        (another value without early stopping, or with ``validation_data``,
-        is an error). Classifiers hold it out class by class; when a class
-        is too small for that, the split is random, with a warning if it
-        holds out every sample of a class.
+        (another value without early stopping, with ``validation_data``, or
+        with an :class:`~shrinkage.EarlyStopping` that monitors the training
+        ``"loss"``, which holds nothing out, is an error). Classifiers hold
+        it out class by class; when a class is too small for that, the split
+        is random, with a warning if it holds out every sample of a class.
     restore_best_weights : bool, default=True
         Restore the best epoch's weights at the end of training (early
         stopping only: ``False`` without it is an error), also when training

@@ -317,6 +317,12 @@ class NetworkEstimator(BaseEstimator):
             threshold=self.stopping_threshold,
         )
 
+    def _holds_out(self):
+        """Whether ``fit`` without ``validation_data`` holds out ``validation_fraction``: when early stopping
+        watches a validation value (not when it watches the training ``loss``)."""
+        rule = self.early_stopping
+        return bool(rule) and not (isinstance(rule, EarlyStopping) and rule.monitor == "loss")
+
     # ---------------------------------------------------------------- training
 
     def fit(self, X, y, validation_data=None, callbacks=None, checkpoint=None, resume=False, *, sample_weight=None):
@@ -330,8 +336,9 @@ class NetworkEstimator(BaseEstimator):
         y : array-like of shape (n_samples,) (or (n_samples, n_outputs) for MLPRegressor)
         validation_data : tuple ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``, optional
             Validation set for the history and early stopping. Without it,
-            ``early_stopping=True`` holds out ``validation_fraction`` of the
-            training data (stratified for classifiers), with its weights.
+            early stopping holds out ``validation_fraction`` of the training
+            data (stratified for classifiers), with its weights, unless it
+            monitors the training ``"loss"``.
         callbacks : list of :class:`shrinkage.training.Callback`, optional
             Called at the start and end of training and after each batch and
             epoch; ``on_epoch_end`` may return True to stop.
@@ -390,7 +397,7 @@ class NetworkEstimator(BaseEstimator):
         validation = rows = None  # rows: the training part of X, when a validation part is held out
         if validation_data is not None:
             validation = self._validation_set(validation_data, per_class)
-        elif self.early_stopping:
+        elif self._holds_out():
             rows, target, weight, validation = self._hold_out(X, target, weight, rng)
         self._check_batch_size(len(target))
         weight = _scaled_weight(weight, X.dtype, "sample_weight of the training part")
