@@ -37,7 +37,7 @@ def glorot_uniform(n_in, n_out, rng, dtype=np.float32, gain=1.0, out=None):
 
     Drawn directly in ``dtype`` (into ``out`` when given), without a float64 temporary.
     """
-    bound = gain * np.sqrt(6.0 / (n_in + n_out))
+    bound = gain * math.sqrt(6.0 / (n_in + n_out))  # a Python float: float32 arithmetic below
     W = rng.random((n_in, n_out), dtype=np.dtype(dtype).type, out=out)
     W *= 2 * bound
     W -= bound

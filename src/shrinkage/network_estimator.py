@@ -12,6 +12,7 @@ only fix the output side.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import sys
 import warnings
@@ -205,7 +206,7 @@ class NetworkEstimator(BaseEstimator):
     def _initialize_weights(self, n_features, n_outputs, rng):
         sizes = (n_features, *self._hidden_sizes(), n_outputs)
         dtype = self._dtype()
-        gain = np.sqrt(2.0) if getattr(self, "activation", None) == "logistic" else 1.0
+        gain = math.sqrt(2.0) if getattr(self, "activation", None) == "logistic" else 1.0
         params = Parameters(list(zip(sizes[:-1], sizes[1:])), dtype)  # zeros: biases, and a linear model's
         if len(sizes) > 2:  # weights (convex: start from zero, as scikit-learn's linear models do)
             for W in params.coefs:
