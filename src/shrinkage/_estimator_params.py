@@ -7,10 +7,11 @@ momentum, ``dropout`` or ``activation`` without hidden units; and, when
 changed from their defaults, ``alpha`` without a penalty (``alpha=0`` says the
 same as no penalty, so it passes), ``min_delta``, ``stopping_criterion``,
 ``validation_fraction`` and ``restore_best_weights`` without early stopping
-(or beside an :class:`~shrinkage.EarlyStopping` given as ``early_stopping``,
-which holds its own; ``validation_fraction`` beside one that monitors the
-training ``loss``, which holds nothing out), ``dropout_mode`` without dropout, ``momentum`` under
-Adam, and Adam's ``beta_1``, ``beta_2`` and ``epsilon`` under SGD.
+(all but ``validation_fraction`` also beside an :class:`~shrinkage.EarlyStopping`
+given as ``early_stopping``, which holds its own; ``validation_fraction``
+beside one that monitors the training ``loss``, which holds nothing out),
+``dropout_mode`` without dropout, ``momentum`` under Adam, and Adam's
+``beta_1``, ``beta_2`` and ``epsilon`` under SGD.
 """
 
 from __future__ import annotations
