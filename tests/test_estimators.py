@@ -505,6 +505,30 @@ def test_every_estimator_takes_partial_fit_with_the_shared_signature(digits_spli
         MLPRegressor().partial_fit(X_tr, y_tr.astype(float), classes=[0, 1])
 
 
+@pytest.mark.parametrize("classes,labels", [
+    ([3, 5, 7], [[5, 3, 7, 7], [7], [2], [8], [5, 9], [5.0, 3.0], np.array([3, 5], dtype=np.uint8)]),
+    (["cat", "dog"], [["dog", "cat", "dog"], ["emu"], ["ant", "dog"], np.array(["cat"], dtype=object)]),
+])
+def test_labels_of_known_classes_encode_as_the_full_check_does(classes, labels, monkeypatch):
+    """Labels of a fitted classifier's kind skip scikit-learn's type inspection (partial_fit, validation
+    data): the indices, and the error for a label outside the classes, must be what the full check gives."""
+    X = np.zeros((len(classes), 2))
+    clf = MLPClassifier(hidden_layer_sizes=(2,)).partial_fit(X, classes, classes=classes)
+
+    def encode(y):
+        try:
+            return clf._encode_targets(clf._validate_xy(np.zeros((len(y), 2)), y, reset=False)[1], reset=False)
+        except ValueError as error:
+            return str(error)
+
+    fast = [encode(y) for y in labels]
+    monkeypatch.setattr(type(clf), "_indices_of_known_labels", lambda self, y: None)
+    full = [encode(y) for y in labels]
+    assert [f if isinstance(f, str) else f.tolist() for f in fast] == [
+        f if isinstance(f, str) else f.tolist() for f in full]
+    assert any(isinstance(f, str) for f in full) and any(not isinstance(f, str) for f in full)
+
+
 def test_partial_fit_keeps_the_first_calls_classes_when_a_batch_lacks_some():
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(30, 4)), np.repeat([3, 5, 7], 10)

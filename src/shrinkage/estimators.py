@@ -46,6 +46,10 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
         return super()._validate_xy(X, y, reset)
 
     def _encode_targets(self, y, reset, classes=None):
+        if not reset:
+            known = self._indices_of_known_labels(y)
+            if known is not None:
+                return known
         try:
             check_classification_targets(y)
         except TypeError as error:  # NumPy cannot sort labels of mixed types
@@ -63,6 +67,18 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
             raise ValueError(f"y contains labels not seen in the classes {P.brief_list(self.classes_.tolist())}: "
                              f"{P.brief_list(unknown.tolist())}")
         return np.searchsorted(self.classes_, y).astype(np.intp)
+
+    def _indices_of_known_labels(self, y):
+        """The class index of each label in ``y`` when ``y`` holds labels of the kind of ``classes_``
+        (integers or strings) that are all among them, else None. This is what the full check returns for
+        such labels, without scikit-learn's inspection of their type, the better part of a small
+        ``partial_fit`` call."""
+        classes = self.classes_
+        if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind == classes.dtype.kind in "iuU"):
+            return None
+        index = np.searchsorted(classes, y)
+        np.minimum(index, len(classes) - 1, out=index)  # a label past the last class points at it
+        return index if np.array_equal(classes[index], y) else None
 
     def _per_class_weight(self, target, partial=False):
         """``class_weight`` as one weight per class index (None when it weighs all classes alike)."""
