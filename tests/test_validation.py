@@ -361,3 +361,13 @@ def test_a_fingerprint_of_rows_is_that_of_the_rows_copied_out():
     assert _data_fingerprint(data, target, weight, rows[::-1]) != _data_fingerprint(data[rows], target, weight)
     sparse = sp.csr_matrix(np.where(data > 1, data, 0))
     assert _data_fingerprint(sparse, target, None, rows) == _data_fingerprint(sparse[rows], target)
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor, LinearClassifier])
+def test_the_parameter_check_sees_what_get_params_returns(cls):
+    """fit and partial_fit check the parameters from names read once per class, not from get_params (which
+    inspects the signature at every call): the two must agree."""
+    from shrinkage.network_estimator import _param_names
+
+    estimator = cls()
+    assert {name: getattr(estimator, name) for name in _param_names(cls)} == estimator.get_params(deep=False)
