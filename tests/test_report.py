@@ -166,7 +166,7 @@ def figures(monkeypatch):
 
     from shrinkage import report
 
-    monkeypatch.setattr(report, "png_base64", lambda fig: fig)
+    monkeypatch.setattr(report, "png_base64", lambda fig, trim=True: fig)
     yield report
     plt.close("all")
 

@@ -318,7 +318,7 @@ def test_plots_of_values_that_are_not_numbers_keep_the_order_given(monkeypatch):
     from shrinkage import report
     from shrinkage.sweep import plot_param
 
-    monkeypatch.setattr(report, "png_base64", lambda fig: fig)  # the figure itself, to look into
+    monkeypatch.setattr(report, "png_base64", lambda fig, trim=True: fig)  # the figure itself, to look into
     spec = SweepSpec(params={"max_norm": [None, 3, 1], "penalty": ["l1", None]})
     rows = [{"point": point, "score": 0.5 + 0.1 * i, "score_std": 0.0, "zero_fraction": 0.0, "n": 1}
             for i, point in enumerate(spec.points())]

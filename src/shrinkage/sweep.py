@@ -444,7 +444,7 @@ def plot_param(spec, rows, best, name):
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7)
     fig.tight_layout()
-    return png_base64(fig)
+    return png_base64(fig, trim=False)
 
 
 def write_sweep_report(out_dir, spec, rows, best, meta):
