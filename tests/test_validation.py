@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from sklearn import config_context
+from sklearn.exceptions import ConvergenceWarning
 
 from shrinkage import EarlyStopping, LinearClassifier, MLPClassifier, MLPRegressor
 from shrinkage._inputs import _check_finite, _data_fingerprint
@@ -371,3 +372,53 @@ def test_the_parameter_check_sees_what_get_params_returns(cls):
 
     estimator = cls()
     assert {name: getattr(estimator, name) for name in _param_names(cls)} == estimator.get_params(deep=False)
+
+
+def _outcomes(estimator, calls):
+    """What each call returns (as a list) or raises or warns (as text), for comparing two code paths."""
+    seen = []
+    for call in calls:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                result = call(estimator)
+                seen.append(np.asarray(result).tolist() if result is not estimator else
+                            [W.tolist() for W in estimator.coefs_])
+            except ValueError as error:
+                seen.append(f"ValueError: {error}")
+        seen.append([str(w.message) for w in caught if not issubclass(w.category, ConvergenceWarning)])
+    return seen
+
+
+@pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
+def test_arrays_that_need_no_conversion_are_checked_as_the_full_check_does(cls, monkeypatch):
+    """A fitted model skips scikit-learn's conversion of a float32 2-D array (and of a classifier's 1-D
+    integer labels): predictions, partial_fit and every error and warning must be those of the full check."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4), dtype=np.float32)
+    y = rng.integers(0, 3, 60) if cls is MLPClassifier else rng.standard_normal(60)
+    frame = pd.DataFrame(X, columns=list("abcd"))
+    with_nan = X.copy()
+    with_nan[3, 1] = np.nan
+    calls = [
+        lambda e: e.predict(X),
+        lambda e: e.predict(np.asfortranarray(X)[::2]),
+        lambda e: e.predict(X[:, :3]),
+        lambda e: e.predict(with_nan),
+        lambda e: e.predict(X[:0]),
+        lambda e: e.partial_fit(X, y),
+        lambda e: e.partial_fit(X, y[:-1]),
+        lambda e: e.fit(X, y, validation_data=(X[:20], y[:20])).history_["val_loss"],
+    ]
+    outcomes = {}
+    for fast in (True, False):
+        if not fast:
+            monkeypatch.setattr(cls, "_converted", lambda self, X: False)
+        plain = cls(hidden_layer_sizes=(5,), max_epochs=2, random_state=0).fit(X, y)
+        named = cls(hidden_layer_sizes=(5,), max_epochs=2, random_state=0).fit(frame, y)
+        outcomes[fast] = _outcomes(plain, calls) + _outcomes(named, calls[:2])
+    assert outcomes[True] == outcomes[False]
+    text = str(outcomes[True])
+    assert "ValueError: X has 3 features" in text and "Input X contains NaN" in text and "feature names" in text

@@ -45,6 +45,10 @@ class _ClassifierBase(ClassifierMixin, NetworkEstimator):
                              "classifier per column, for example with sklearn.multioutput.MultiOutputClassifier")
         return super()._validate_xy(X, y, reset)
 
+    def _labels_as_given(self, y, n_samples):
+        """A 1-D NumPy array of integer or string labels, one per sample, passes ``validate_data`` as it is."""
+        return type(y) is np.ndarray and y.shape == (n_samples,) and y.dtype.kind in "iuU"
+
     def _encode_targets(self, y, reset, classes=None):
         if not reset:
             known = self._indices_of_known_labels(y)
