@@ -393,7 +393,8 @@ def _outcomes(estimator, calls):
 @pytest.mark.parametrize("cls", [MLPClassifier, MLPRegressor])
 def test_arrays_that_need_no_conversion_are_checked_as_the_full_check_does(cls, monkeypatch):
     """A fitted model skips scikit-learn's conversion of a float32 2-D array (and of a classifier's 1-D
-    integer labels): predictions, partial_fit and every error and warning must be those of the full check."""
+    integer labels, a regressor's finite float targets): predictions, partial_fit and every error and
+    warning must be those of the full check."""
     import pandas as pd
 
     rng = np.random.default_rng(0)
@@ -402,6 +403,8 @@ def test_arrays_that_need_no_conversion_are_checked_as_the_full_check_does(cls, 
     frame = pd.DataFrame(X, columns=list("abcd"))
     with_nan = X.copy()
     with_nan[3, 1] = np.nan
+    y_nan = y.astype(float)
+    y_nan[5] = np.nan
     calls = [
         lambda e: e.predict(X),
         lambda e: e.predict(np.asfortranarray(X)[::2]),
@@ -410,6 +413,8 @@ def test_arrays_that_need_no_conversion_are_checked_as_the_full_check_does(cls, 
         lambda e: e.predict(X[:0]),
         lambda e: e.partial_fit(X, y),
         lambda e: e.partial_fit(X, y[:-1]),
+        lambda e: e.partial_fit(X, y_nan),
+        lambda e: e.partial_fit(X, y.reshape(-1, 1)),
         lambda e: e.fit(X, y, validation_data=(X[:20], y[:20])).history_["val_loss"],
     ]
     outcomes = {}
@@ -422,3 +427,4 @@ def test_arrays_that_need_no_conversion_are_checked_as_the_full_check_does(cls, 
     assert outcomes[True] == outcomes[False]
     text = str(outcomes[True])
     assert "ValueError: X has 3 features" in text and "Input X contains NaN" in text and "feature names" in text
+    assert "Input y contains NaN" in text

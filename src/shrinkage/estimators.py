@@ -436,6 +436,12 @@ class MLPRegressor(RegressorMixin, NetworkEstimator):
     def _validate_xy(self, X, y, reset):
         return super()._validate_xy(X, _numeric_target(y, type(self).__name__), reset)
 
+    def _labels_as_given(self, y, n_samples):
+        """A finite float NumPy array of targets, one row per sample, passes ``validate_data`` as it is (with
+        NaN or infinity it takes the full check, whose error names them)."""
+        return (type(y) is np.ndarray and y.dtype.kind == "f" and y.ndim in (1, 2) and len(y) == n_samples
+                and y.size > 0 and bool(np.isfinite(y).all()))
+
     def _encode_targets(self, y, reset, classes=None):
         if reset:
             self._y_1d = y.ndim == 1
